@@ -1,0 +1,29 @@
+//! What every gridloop service stands on, behind typed APIs:
+//!
+//! - [`config`]: settings from `GRIDLOOP_*` environment variables, defaults for the local stack;
+//! - [`db`]: a schema, a role and migrations per service, and the service's pool;
+//! - [`nats`]: the JetStream connection and the `TICKETS` stream;
+//! - [`outbox`]: events written in the business transaction and relayed to JetStream;
+//! - [`inbox`]: a durable consumer that applies each event exactly once per service;
+//! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
+//! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
+//! - [`grpc`]: the server with health, reflection and graceful shutdown;
+//! - [`error`]: the one mapping from errors to `tonic::Status`.
+//!
+//! Services handle `TicketEvent`s and their own tables; subjects, bytes, acks and retries stay
+//! in here.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod inbox;
+pub mod nats;
+pub mod outbox;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::Config;
+pub use error::{ApiError, BadField, Error};

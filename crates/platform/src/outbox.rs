@@ -1,0 +1,305 @@
+//! Transactional outbox. A service writes its event with [`enqueue`] inside the transaction
+//! that changes its state; the [`Relay`] publishes committed rows to JetStream in commit order
+//! with `Nats-Msg-Id = event_id`, waits for the stream's ack, then marks them sent.
+//!
+//! Guarantees: a rolled-back transaction publishes nothing; a crash anywhere loses nothing
+//! (unsent rows stay unsent) and duplicates nothing downstream (a republished event id is
+//! dropped by the stream's duplicate window and by consumers' inboxes).
+//!
+//! Ordering: rows are published in id order by one relay at a time (a transaction-scoped
+//! advisory lock), never through an "id > last seen" cursor, because ids are taken before
+//! commit and a cursor would skip rows that commit late. Events of one ticket keep their
+//! commit order as long as the writer locks the ticket's row before enqueueing (ids are then
+//! taken in commit order for that ticket).
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::message::PublishMessage;
+use chrono::{DateTime, Utc};
+use gridloop_proto::v1::{TicketEvent, ticket_event::Body};
+use prost::Message;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool, Row};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::nats::Bus;
+use crate::{Error, telemetry};
+
+/// A new event for `ticket_id` from `producer`, stamped with a UUIDv7 id, the current time and
+/// the current trace context.
+pub fn new_event(producer: &str, ticket_id: &str, body: Body) -> TicketEvent {
+    TicketEvent {
+        event_id: Uuid::now_v7().to_string(),
+        ticket_id: ticket_id.to_owned(),
+        occurred_at: Some(gridloop_proto::ts(Utc::now())),
+        producer: producer.to_owned(),
+        trace_context: telemetry::current_context_headers(),
+        body: Some(body),
+    }
+}
+
+/// Writes `event` to the outbox inside the caller's transaction. Lock the ticket's own row
+/// first (`SELECT … FOR UPDATE`) so that a ticket's events are published in commit order.
+pub async fn enqueue(tx: &mut PgConnection, event: &TicketEvent) -> Result<(), Error> {
+    let kind = event
+        .kind()
+        .ok_or_else(|| Error::Event("event has no body".into()))?;
+    let event_id = Uuid::parse_str(&event.event_id)
+        .map_err(|_| Error::Event(format!("event id {:?} is not a UUID", event.event_id)))?;
+    sqlx::query(
+        "INSERT INTO outbox (event_id, ticket_id, subject, payload) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(event_id)
+    .bind(&event.ticket_id)
+    .bind(kind)
+    .bind(event.encode_to_vec())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks sent rows since `since` unsent again, so the relay republishes them. Consumers drop
+/// what they already handled (inbox); the stream drops what is still inside its duplicate
+/// window. Returns how many rows will be republished.
+pub async fn replay_since(pool: &PgPool, since: DateTime<Utc>) -> Result<u64, Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL AND created_at >= $1",
+    )
+    .bind(since)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Number of committed events not yet acknowledged by the stream.
+pub async fn pending(pool: &PgPool) -> Result<i64, Error> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Settings of a [`Relay`].
+#[derive(Clone, Debug)]
+pub struct RelayOptions {
+    /// Rows claimed and published per round trip.
+    pub batch: i64,
+    /// Poll interval when no notification arrives (notifications can be lost on reconnect).
+    pub poll: Duration,
+    /// Sent rows older than this are deleted.
+    pub retention: Duration,
+    /// Longest wait between retries while NATS or the database is down.
+    pub max_backoff: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            batch: 256,
+            poll: Duration::from_millis(500),
+            retention: Duration::from_secs(7 * 86_400),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Publishes the outbox of one service's schema.
+pub struct Relay {
+    pool: PgPool,
+    bus: Bus,
+    opts: RelayOptions,
+    #[cfg(feature = "testing")]
+    crash_after_publish: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, bus: Bus, opts: RelayOptions) -> Self {
+        Self {
+            pool,
+            bus,
+            opts,
+            #[cfg(feature = "testing")]
+            crash_after_publish: Default::default(),
+        }
+    }
+
+    /// Test hook: the next batch is published but the relay fails before marking it sent,
+    /// exactly as if the process died between the two steps.
+    #[cfg(feature = "testing")]
+    pub fn crash_after_next_publish(&self) {
+        self.crash_after_publish
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Runs until `shutdown`: publishes whatever is pending, then waits for a notification or
+    /// the poll interval. Never drops an event: on any failure it backs off and retries.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let channel: Option<String> = sqlx::query_scalar("SELECT current_schema() || '_outbox'")
+            .fetch_one(&self.pool)
+            .await
+            .ok();
+        let mut listener = match channel {
+            Some(ch) => match PgListener::connect_with(&self.pool).await {
+                Ok(mut l) => l.listen(&ch).await.ok().map(|_| l),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        if listener.is_none() {
+            tracing::warn!("outbox relay could not listen for notifications; polling only");
+        }
+        let mut backoff = Duration::from_millis(50);
+        let mut last_purge = tokio::time::Instant::now();
+        while !shutdown.is_cancelled() {
+            match self.publish_pending().await {
+                Ok(n) => {
+                    backoff = Duration::from_millis(50);
+                    if n as i64 >= self.opts.batch {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed; will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(self.opts.max_backoff);
+                    continue;
+                }
+            }
+            if last_purge.elapsed() > Duration::from_secs(60) {
+                last_purge = tokio::time::Instant::now();
+                if let Err(e) = self.purge().await {
+                    tracing::warn!(error = %e, "outbox purge failed");
+                }
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = l.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(self.opts.poll) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        // Drain: whatever committed before shutdown goes out if NATS is there to take it.
+        if let Err(e) = self.publish_pending().await {
+            tracing::warn!(error = %e, "outbox relay could not drain on shutdown");
+        }
+    }
+
+    /// Publishes one batch of pending rows; returns how many were acknowledged and marked.
+    pub async fn publish_pending(&self) -> Result<usize, Error> {
+        let mut tx = self.pool.begin().await?;
+        // One relay per schema at a time keeps publication in id order across replicas.
+        let leader: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox_relay'))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !leader {
+            return Ok(0);
+        }
+        let rows = sqlx::query(
+            "SELECT id, event_id, subject, payload FROM outbox WHERE sent_at IS NULL \
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.opts.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+
+        // Pipeline: send the whole batch, then collect acks in order. The connection keeps
+        // the order, so the stream stores them in id order.
+        let mut acks = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in &rows {
+            let event_id: Uuid = row.get("event_id");
+            let kind: String = row.get("subject");
+            let payload: Vec<u8> = row.get("payload");
+            let headers = trace_headers(&payload);
+            let publish = PublishMessage::build()
+                .payload(payload.into())
+                .headers(headers)
+                .message_id(event_id.to_string());
+            match self
+                .bus
+                .js
+                .send_publish(self.bus.subject(&kind), publish)
+                .await
+            {
+                Ok(ack) => acks.push(ack),
+                Err(e) => {
+                    failure = Some(Error::nats(e));
+                    break;
+                }
+            }
+        }
+        let mut done: Vec<i64> = Vec::with_capacity(acks.len());
+        for (row, ack) in rows.iter().zip(acks) {
+            match ack.await {
+                Ok(_) => done.push(row.get("id")),
+                Err(e) => {
+                    failure.get_or_insert(Error::nats(e));
+                    break;
+                }
+            }
+        }
+
+        #[cfg(feature = "testing")]
+        if self
+            .crash_after_publish
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::Event("simulated crash after publish".into()));
+        }
+
+        // Only the acknowledged prefix is marked; the rest is retried (and deduplicated).
+        sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)")
+            .bind(&done)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        match failure {
+            Some(e) if done.is_empty() => Err(e),
+            Some(e) => {
+                tracing::warn!(error = %e, published = done.len(), "outbox batch partly published");
+                Ok(done.len())
+            }
+            None => Ok(done.len()),
+        }
+    }
+
+    async fn purge(&self) -> Result<u64, Error> {
+        let cutoff = Utc::now()
+            - chrono::Duration::from_std(self.opts.retention).unwrap_or(chrono::Duration::days(7));
+        let done = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// The trace context of the event, repeated as NATS headers so that tools reading the stream
+/// (and consumers that do not decode the body first) see it.
+fn trace_headers(payload: &[u8]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(ev) = TicketEvent::decode(payload) {
+        for (k, v) in ev.trace_context {
+            headers.insert(k.as_str(), v.as_str());
+        }
+    }
+    headers
+}

@@ -1,0 +1,273 @@
+//! Outbox → relay → JetStream → inbox consumer: exactly once, in commit order, through the
+//! failures the design names.
+
+use std::time::Duration;
+
+use gridloop_platform::inbox::{self, Consumer};
+use gridloop_platform::nats::Bus;
+use gridloop_platform::outbox::{self, Relay, RelayOptions};
+use gridloop_platform::testing::TestEnv;
+use gridloop_proto::v1::TicketAccepted;
+use gridloop_proto::v1::ticket_event::Body;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn tickets(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("t-{}", i % 7)).collect()
+}
+
+#[tokio::test]
+async fn committed_events_arrive_once_in_commit_order_and_rollbacks_never() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+
+    // Interleave committed and rolled-back transactions.
+    let mut expected = Vec::new();
+    for (i, t) in tickets(40).into_iter().enumerate() {
+        let ev = outbox::new_event("test", &t, Body::Accepted(TicketAccepted::default()));
+        let mut tx = svc.pool.begin().await.unwrap();
+        outbox::enqueue(&mut tx, &ev).await.unwrap();
+        if i % 5 == 4 {
+            tx.rollback().await.unwrap();
+        } else {
+            tx.commit().await.unwrap();
+            expected.push(ev.event_id);
+        }
+    }
+
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default()).run(stop.clone()),
+    );
+    tokio::spawn(
+        Consumer::new(
+            svc.pool.clone(),
+            svc.bus.clone(),
+            consumer_opts(&svc.cfg),
+            Recorder,
+        )
+        .run(stop.clone()),
+    );
+
+    wait_for("all committed events applied", WAIT, || async {
+        applied(&svc.pool).await.len() >= expected.len()
+    })
+    .await;
+    // Anything extra (a rolled-back event, a duplicate) would have arrived by now too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(applied(&svc.pool).await, expected);
+    assert_eq!(stream_len(&svc.bus).await, expected.len() as u64);
+    assert_eq!(outbox::pending(&svc.pool).await.unwrap(), 0);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn relay_waits_out_an_unreachable_nats_and_loses_nothing() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let proxy = Proxy::start(&env.nats_url).await;
+    let mut cut_cfg = svc.cfg.clone();
+    cut_cfg.nats_url = proxy.url.clone();
+    let cut_bus = Bus::connect(&cut_cfg).await.unwrap();
+
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        Consumer::new(
+            svc.pool.clone(),
+            svc.bus.clone(),
+            consumer_opts(&svc.cfg),
+            Recorder,
+        )
+        .run(stop.clone()),
+    );
+    let relay = Relay::new(
+        svc.pool.clone(),
+        cut_bus,
+        RelayOptions {
+            poll: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            ..Default::default()
+        },
+    );
+    tokio::spawn(relay.run(stop.clone()));
+
+    let first = enqueue_committed(&svc.pool, &tickets(5)).await;
+    wait_for("first events applied", WAIT, || async {
+        applied(&svc.pool).await.len() == 5
+    })
+    .await;
+
+    proxy.set_up(false);
+    let second = enqueue_committed(&svc.pool, &tickets(12)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        outbox::pending(&svc.pool).await.unwrap(),
+        12,
+        "nothing is marked sent while NATS is away"
+    );
+    assert_eq!(stream_len(&svc.bus).await, 5);
+
+    proxy.set_up(true);
+    wait_for("events after the outage applied", WAIT, || async {
+        applied(&svc.pool).await.len() >= 17
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let expected: Vec<String> = first.into_iter().chain(second).collect();
+    assert_eq!(applied(&svc.pool).await, expected);
+    assert_eq!(stream_len(&svc.bus).await, 17);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn relay_killed_between_publish_and_mark_duplicates_nothing() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let expected = enqueue_committed(&svc.pool, &tickets(10)).await;
+
+    let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
+    relay.crash_after_next_publish();
+    assert!(relay.publish_pending().await.is_err());
+    assert_eq!(
+        stream_len(&svc.bus).await,
+        10,
+        "the batch reached the stream"
+    );
+    assert_eq!(
+        outbox::pending(&svc.pool).await.unwrap(),
+        10,
+        "but was never marked sent"
+    );
+
+    // A fresh relay (the restarted process) republishes; the stream drops the duplicates.
+    let restarted = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
+    assert_eq!(restarted.publish_pending().await.unwrap(), 10);
+    assert_eq!(stream_len(&svc.bus).await, 10);
+    assert_eq!(outbox::pending(&svc.pool).await.unwrap(), 0);
+
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        Consumer::new(
+            svc.pool.clone(),
+            svc.bus.clone(),
+            consumer_opts(&svc.cfg),
+            Recorder,
+        )
+        .run(stop.clone()),
+    );
+    wait_for("events applied", WAIT, || async {
+        applied(&svc.pool).await.len() >= 10
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(applied(&svc.pool).await, expected);
+
+    // Replay republishes every sent row; consumers' inboxes drop what they already applied.
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(outbox::replay_since(&svc.pool, since).await.unwrap(), 10);
+    assert_eq!(restarted.publish_pending().await.unwrap(), 10);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(applied(&svc.pool).await, expected);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn consumer_dying_between_commit_and_ack_applies_nothing_twice() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let expected = enqueue_committed(&svc.pool, &tickets(10)).await;
+    let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
+    assert_eq!(relay.publish_pending().await.unwrap(), 10);
+
+    // The first process commits four events, acks three, and dies.
+    let stop = CancellationToken::new();
+    Consumer::new(
+        svc.pool.clone(),
+        svc.bus.clone(),
+        consumer_opts(&svc.cfg),
+        Recorder,
+    )
+    .die_before_ack_after(3)
+    .run(stop.clone())
+    .await;
+    assert_eq!(applied(&svc.pool).await, expected[..4].to_vec());
+
+    // Its replacement gets the unacked ones redelivered after the ack wait.
+    tokio::spawn(
+        Consumer::new(
+            svc.pool.clone(),
+            svc.bus.clone(),
+            consumer_opts(&svc.cfg),
+            Recorder,
+        )
+        .run(stop.clone()),
+    );
+    wait_for("remaining events applied", WAIT, || async {
+        applied(&svc.pool).await.len() >= 10
+    })
+    .await;
+    let consumer = svc
+        .bus
+        .js
+        .get_stream(&svc.bus.stream)
+        .await
+        .unwrap()
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>("obx")
+        .await
+        .unwrap();
+    wait_for("every delivery acked", WAIT, || async {
+        let info = consumer.get_info().await.unwrap();
+        info.num_ack_pending == 0 && info.num_pending == 0
+    })
+    .await;
+    assert_eq!(applied(&svc.pool).await, expected);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_dead_lettered_and_the_rest_flow() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let mut names = vec!["a".to_string(), "poison".to_string(), "b".to_string()];
+    names.extend(tickets(3));
+    let ids = enqueue_committed(&svc.pool, &names).await;
+    let expected: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, id)| id.clone())
+        .collect();
+
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default()).run(stop.clone()),
+    );
+    let mut opts = consumer_opts(&svc.cfg);
+    opts.max_deliveries = 2;
+    tokio::spawn(
+        Consumer::new(svc.pool.clone(), svc.bus.clone(), opts, Recorder).run(stop.clone()),
+    );
+
+    wait_for("poison dead-lettered", WAIT, || async {
+        !inbox::dead_letters(&svc.pool, 10).await.unwrap().is_empty()
+    })
+    .await;
+    wait_for("others applied", WAIT, || async {
+        applied(&svc.pool).await.len() >= expected.len()
+    })
+    .await;
+    let dead = inbox::dead_letters(&svc.pool, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].event_id, ids[1]);
+    assert_eq!(dead[0].deliveries, 2);
+    assert!(dead[0].error.contains("cannot be applied"));
+    let mut got = applied(&svc.pool).await;
+    got.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(got, want);
+    stop.cancel();
+}

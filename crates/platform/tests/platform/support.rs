@@ -1,0 +1,158 @@
+//! Shared helpers: a service schema with a recording handler, a cuttable TCP proxy in front
+//! of NATS, and bounded waits for asynchronous delivery.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use gridloop_platform::inbox::{ConsumerOptions, Handler};
+use gridloop_platform::nats::Bus;
+use gridloop_platform::outbox;
+use gridloop_platform::testing::TestEnv;
+use gridloop_platform::{Config, db};
+use gridloop_proto::v1::ticket_event::Body;
+use gridloop_proto::v1::{TicketAccepted, TicketEvent};
+use sqlx::migrate::Migrator;
+use sqlx::{PgConnection, PgPool};
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./tests/migrations");
+
+/// Records every event it is given; refuses tickets named "poison".
+#[derive(Clone)]
+pub struct Recorder;
+
+impl Handler for Recorder {
+    type Error = String;
+
+    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), String> {
+        if event.ticket_id == "poison" {
+            return Err("this ticket cannot be applied".into());
+        }
+        sqlx::query("INSERT INTO applied (event_id, ticket_id) VALUES ($1, $2)")
+            .bind(&event.event_id)
+            .bind(&event.ticket_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+pub struct Svc {
+    pub cfg: Config,
+    pub pool: PgPool,
+    pub bus: Bus,
+}
+
+pub async fn service(env: &TestEnv, name: &str) -> Svc {
+    let cfg = env.config(name);
+    let pool = db::setup(&cfg, &MIGRATOR).await.expect("schema set-up");
+    let bus = Bus::connect(&cfg).await.expect("nats");
+    bus.ensure_stream().await.expect("stream");
+    Svc { cfg, pool, bus }
+}
+
+pub fn consumer_opts(cfg: &Config) -> ConsumerOptions {
+    ConsumerOptions {
+        durable: cfg.service.clone(),
+        kinds: vec![],
+        max_deliveries: cfg.max_deliveries,
+        ack_wait: cfg.ack_wait,
+    }
+}
+
+/// Enqueues one event per ticket id, each in its own committed transaction; returns the ids
+/// in commit order.
+pub async fn enqueue_committed(pool: &PgPool, tickets: &[String]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for t in tickets {
+        let ev = outbox::new_event("test", t, Body::Accepted(TicketAccepted::default()));
+        let mut tx = pool.begin().await.unwrap();
+        outbox::enqueue(&mut tx, &ev).await.unwrap();
+        tx.commit().await.unwrap();
+        ids.push(ev.event_id);
+    }
+    ids
+}
+
+pub async fn applied(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_id FROM applied ORDER BY seq")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+pub async fn stream_len(bus: &Bus) -> u64 {
+    let mut s = bus.js.get_stream(&bus.stream).await.unwrap();
+    s.info().await.unwrap().state.messages
+}
+
+/// Waits (bounded) until `check` holds; panics with `what` otherwise. Delivery is
+/// asynchronous, so tests wait for an outcome instead of sleeping a fixed time.
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A TCP proxy in front of NATS that the test can cut: while down it drops every connection,
+/// so a client behind it sees the server as unreachable.
+pub struct Proxy {
+    pub url: String,
+    up: watch::Sender<bool>,
+    down_flag: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub async fn start(target_url: &str) -> Proxy {
+        let target = target_url.trim_start_matches("nats://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("nats://{}", listener.local_addr().unwrap());
+        let (up, up_rx) = watch::channel(true);
+        let down_flag = Arc::new(AtomicBool::new(false));
+        let flag = down_flag.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if flag.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut rx = up_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy { url, up, down_flag }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.down_flag.store(!up, Ordering::SeqCst);
+        let _ = self.up.send(up);
+    }
+}
