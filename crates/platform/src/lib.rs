@@ -8,7 +8,8 @@
 //! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
-//! - [`error`]: the one mapping from errors to `tonic::Status`.
+//! - [`error`]: the one mapping from errors to `tonic::Status`;
+//! - [`service`]: the [`service::Host`] that starts, serves and drains a service.
 //!
 //! Services handle `TicketEvent`s and their own tables; subjects, bytes, acks and retries stay
 //! in here.
@@ -21,6 +22,7 @@ pub mod grpc;
 pub mod inbox;
 pub mod nats;
 pub mod outbox;
+pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -126,3 +126,25 @@ pub fn init_test_logs() {
             .try_init();
     }
 }
+
+/// Publishes `event` straight onto the stream, as another service's relay would: for tests
+/// that feed a service the events it consumes without running their producers.
+pub async fn publish(
+    bus: &crate::nats::Bus,
+    event: &gridloop_proto::v1::TicketEvent,
+) -> Result<(), crate::Error> {
+    use prost::Message as _;
+    let kind = event
+        .kind()
+        .ok_or_else(|| crate::Error::Event("event has no body".into()))?;
+    let msg = async_nats::jetstream::message::PublishMessage::build()
+        .payload(event.encode_to_vec().into())
+        .message_id(&event.event_id);
+    bus.js
+        .send_publish(bus.subject(kind), msg)
+        .await
+        .map_err(crate::Error::nats)?
+        .await
+        .map_err(crate::Error::nats)?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The shape every service shares: set up its schema and the stream, bind its gRPC port,
+//! run its outbox relay and inbox consumers, serve, and on shutdown drain all of it.
+//!
+//! ```ignore
+//! let mut host = Host::start(cfg, &MIGRATOR, shutdown).await?;
+//! host.spawn_relay();
+//! host.spawn_consumer(&["dispatched", "accepted"], MyHandler { .. });
+//! let port = host.port();
+//! host.serve(routes, &[MY_SERVICE_NAME]).await?;
+//! ```
+
+use std::net::SocketAddr;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::auth::Authenticator;
+use crate::inbox::{Consumer, ConsumerOptions, Handler};
+use crate::nats::Bus;
+use crate::outbox::{Relay, RelayOptions};
+use crate::{Config, Error, db, grpc};
+
+/// A service being started: its resources, its listener and its background loops.
+pub struct Host {
+    pub cfg: Config,
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub auth: Authenticator,
+    pub shutdown: CancellationToken,
+    listener: TcpListener,
+    tasks: JoinSet<()>,
+}
+
+impl Host {
+    /// Migrates the service's schema, connects to NATS, ensures the stream and binds the gRPC
+    /// listener (port 0 picks a free port; see [`Host::addr`]).
+    pub async fn start(
+        cfg: Config,
+        migrator: &Migrator,
+        shutdown: CancellationToken,
+    ) -> Result<Self, Error> {
+        let pool = db::setup(&cfg, migrator).await?;
+        let bus = Bus::connect(&cfg).await?;
+        bus.ensure_stream().await?;
+        let listener = grpc::bind(cfg.grpc_addr).await?;
+        let auth = Authenticator::new(cfg.jwt_secret.as_deref());
+        if cfg.jwt_secret.is_none() {
+            tracing::warn!("GRIDLOOP_JWT_SECRET is not set: every authenticated call is refused");
+        }
+        Ok(Self {
+            cfg,
+            pool,
+            bus,
+            auth,
+            shutdown,
+            listener,
+            tasks: JoinSet::new(),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.cfg.grpc_addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr().port()
+    }
+
+    /// Runs the outbox relay until shutdown.
+    pub fn spawn_relay(&mut self) {
+        let opts = RelayOptions {
+            retention: self.cfg.outbox_retention,
+            ..RelayOptions::default()
+        };
+        let relay = Relay::new(self.pool.clone(), self.bus.clone(), opts);
+        self.tasks.spawn(relay.run(self.shutdown.clone()));
+    }
+
+    /// Runs the service's durable consumer for `kinds` (empty: every event) until shutdown.
+    pub fn spawn_consumer<H: Handler>(&mut self, kinds: &[&str], handler: H) {
+        let opts = ConsumerOptions {
+            durable: self.cfg.service.clone(),
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            max_deliveries: self.cfg.max_deliveries,
+            ack_wait: self.cfg.ack_wait,
+        };
+        let consumer = Consumer::new(self.pool.clone(), self.bus.clone(), opts, handler);
+        self.tasks.spawn(consumer.run(self.shutdown.clone()));
+    }
+
+    /// Runs any other loop of the service (timers, HTTP pages) under the same shutdown.
+    pub fn spawn<F>(&mut self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task);
+    }
+
+    /// Serves gRPC until shutdown, then waits for the relay and consumers to drain.
+    pub async fn serve(mut self, routes: Routes, services: &[&str]) -> Result<(), Error> {
+        tracing::info!(service = %self.cfg.service, addr = %self.addr(), "serving");
+        let served = grpc::serve(self.listener, routes, services, self.shutdown.clone()).await;
+        // Whatever ended the server, the loops stop with it.
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.pool.close().await;
+        served
+    }
+}
