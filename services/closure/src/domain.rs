@@ -1,0 +1,360 @@
+//! Requests parsed into domain values at the edge, and the mapping between the lifecycle's
+//! types and the wire enums. Inside the service these values are always valid.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use gridloop_lifecycle::{DisposalKind, ExemptionKind, Rating, State};
+use gridloop_platform::ApiError;
+use gridloop_proto::from_ts;
+use gridloop_proto::v1 as pb;
+use prost_types::Timestamp;
+use uuid::Uuid;
+
+const MAX_TEXT: usize = 2000;
+const MAX_EVIDENCE: usize = 9;
+const MAX_URL: usize = 2048;
+/// Clocks of phones and desk systems drift; a little future is tolerated.
+const CLOCK_SKEW: Duration = Duration::minutes(5);
+
+pub fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
+}
+
+fn text(field: &str, raw: &str, required: bool) -> Result<String, ApiError> {
+    let t = raw.trim();
+    if required && t.is_empty() {
+        return Err(ApiError::invalid(field, "required"));
+    }
+    if t.chars().count() > MAX_TEXT {
+        return Err(ApiError::invalid(field, "longer than 2000 characters"));
+    }
+    Ok(t.to_owned())
+}
+
+/// A time the caller says something happened: missing means now, the future is refused.
+fn past_time(
+    field: &str,
+    t: Option<&Timestamp>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let Some(t) = t else { return Ok(now) };
+    let at = from_ts(t).ok_or_else(|| ApiError::invalid(field, "not a valid timestamp"))?;
+    if at > now + CLOCK_SKEW {
+        return Err(ApiError::invalid(field, "in the future"));
+    }
+    Ok(at)
+}
+
+/// A validated disposal report.
+#[derive(Debug, Clone)]
+pub struct Disposal {
+    pub kind: pb::DisposalType,
+    pub result: String,
+    pub evidence_urls: Vec<String>,
+    pub disposed_at: DateTime<Utc>,
+    pub unresolvable_reason: String,
+}
+
+impl Disposal {
+    pub fn parse(req: &pb::SubmitDisposalRequest, now: DateTime<Utc>) -> Result<Self, ApiError> {
+        let kind = match pb::DisposalType::try_from(req.disposal_type) {
+            Ok(pb::DisposalType::Unspecified) | Err(_) => {
+                return Err(ApiError::invalid(
+                    "disposal_type",
+                    "required: RESOLVED, EXPLAINED or UNRESOLVABLE",
+                ));
+            }
+            Ok(k) => k,
+        };
+        let result = text("result", &req.result, true)?;
+        if req.evidence_urls.len() > MAX_EVIDENCE {
+            return Err(ApiError::invalid("evidence_urls", "at most 9 photos"));
+        }
+        let mut evidence_urls = Vec::with_capacity(req.evidence_urls.len());
+        for url in &req.evidence_urls {
+            let url = url.trim();
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && url.len() <= MAX_URL
+                && !url.chars().any(char::is_whitespace)
+                && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+            if !ok {
+                return Err(ApiError::invalid(
+                    "evidence_urls",
+                    "each must be an http or https URL",
+                ));
+            }
+            evidence_urls.push(url.to_owned());
+        }
+        if kind == pb::DisposalType::Resolved && evidence_urls.is_empty() {
+            return Err(ApiError::invalid(
+                "evidence_urls",
+                "at least one photo is required for RESOLVED",
+            ));
+        }
+        let unresolvable_reason = text("unresolvable_reason", &req.unresolvable_reason, false)?;
+        match kind {
+            pb::DisposalType::Unresolvable if unresolvable_reason.is_empty() => {
+                return Err(ApiError::invalid(
+                    "unresolvable_reason",
+                    "required for UNRESOLVABLE",
+                ));
+            }
+            pb::DisposalType::Unresolvable => {}
+            _ if !unresolvable_reason.is_empty() => {
+                return Err(ApiError::invalid(
+                    "unresolvable_reason",
+                    "only for UNRESOLVABLE",
+                ));
+            }
+            _ => {}
+        }
+        Ok(Disposal {
+            kind,
+            result,
+            evidence_urls,
+            disposed_at: past_time("disposed_at", req.disposed_at.as_ref(), now)?,
+            unresolvable_reason,
+        })
+    }
+
+    /// The loop distinguishes only whether a disposal may later be exempted as unresolvable;
+    /// an explanation (已解释说明) is a completed disposal like a resolution.
+    pub fn lifecycle_kind(&self) -> DisposalKind {
+        match self.kind {
+            pb::DisposalType::Unresolvable => DisposalKind::Unresolvable,
+            _ => DisposalKind::Resolved,
+        }
+    }
+}
+
+pub fn rating(field: &str, raw: i32) -> Result<Rating, ApiError> {
+    match pb::Rating::try_from(raw) {
+        Ok(pb::Rating::Satisfied) => Ok(Rating::Satisfied),
+        Ok(pb::Rating::BasicallySatisfied) => Ok(Rating::BasicallySatisfied),
+        Ok(pb::Rating::Dissatisfied) => Ok(Rating::Dissatisfied),
+        _ => Err(ApiError::invalid(
+            field,
+            "required: SATISFIED, BASICALLY_SATISFIED or DISSATISFIED",
+        )),
+    }
+}
+
+pub fn rating_pb(r: Rating) -> pb::Rating {
+    match r {
+        Rating::Satisfied => pb::Rating::Satisfied,
+        Rating::BasicallySatisfied => pb::Rating::BasicallySatisfied,
+        Rating::Dissatisfied => pb::Rating::Dissatisfied,
+    }
+}
+
+/// A citizen's (or the app's) rating.
+#[derive(Debug, Clone)]
+pub struct Rated {
+    pub rating: Rating,
+    pub comment: String,
+}
+
+impl Rated {
+    pub fn parse(req: &pb::SubmitFeedbackRequest) -> Result<Self, ApiError> {
+        Ok(Rated {
+            rating: rating("rating", req.rating)?,
+            comment: text("comment", &req.comment, false)?,
+        })
+    }
+}
+
+/// A 12345 callback: the citizen rated it, or was not reached.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    pub rating: Option<Rating>,
+    pub notes: String,
+    pub called_at: DateTime<Utc>,
+}
+
+impl Callback {
+    pub fn parse(req: &pb::RecordCallbackRequest, now: DateTime<Utc>) -> Result<Self, ApiError> {
+        let rating = if req.reached {
+            Some(rating("rating", req.rating)?)
+        } else if req.rating != pb::Rating::Unspecified as i32 {
+            return Err(ApiError::invalid(
+                "rating",
+                "only when the citizen was reached",
+            ));
+        } else {
+            None
+        };
+        Ok(Callback {
+            rating,
+            notes: text("notes", &req.notes, false)?,
+            called_at: past_time("called_at", req.called_at.as_ref(), now)?,
+        })
+    }
+}
+
+/// A supervisor's exemption.
+#[derive(Debug, Clone)]
+pub struct Exemption {
+    pub kind: ExemptionKind,
+    pub reason: String,
+}
+
+impl Exemption {
+    pub fn parse(req: &pb::CloseTicketRequest) -> Result<Self, ApiError> {
+        let kind = match pb::ExemptionKind::try_from(req.kind) {
+            Ok(pb::ExemptionKind::CitizenUnreachable) => ExemptionKind::CitizenUnreachable,
+            Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
+            _ => {
+                return Err(ApiError::invalid(
+                    "kind",
+                    "required: CITIZEN_UNREACHABLE or UNRESOLVABLE_CONFIRMED",
+                ));
+            }
+        };
+        Ok(Exemption {
+            kind,
+            reason: text("reason", &req.reason, true)?,
+        })
+    }
+}
+
+pub fn exemption_kind_pb(k: ExemptionKind) -> pb::ExemptionKind {
+    match k {
+        ExemptionKind::CitizenUnreachable => pb::ExemptionKind::CitizenUnreachable,
+        ExemptionKind::Unresolvable => pb::ExemptionKind::UnresolvableConfirmed,
+    }
+}
+
+pub fn state_pb(s: &State) -> pb::LifecycleState {
+    match s {
+        State::Discovered => pb::LifecycleState::Discovered,
+        State::Reported(_) => pb::LifecycleState::Reported,
+        State::Disposed { .. } => pb::LifecycleState::Disposed,
+        State::Feedback { .. } => pb::LifecycleState::Feedback,
+        State::Closed { .. } => pb::LifecycleState::Closed,
+        State::Merged { .. } => pb::LifecycleState::Merged,
+    }
+}
+
+/// Instants `[from, until)`; a missing end is open.
+pub type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Closing dates (Asia/Shanghai, inclusive) as UTC instants `[from, until)`.
+pub fn date_range(range: Option<&pb::DateRange>) -> Result<Span, ApiError> {
+    let Some(range) = range else {
+        return Ok((None, None));
+    };
+    let day = |field: &str, d: Option<&pb::Date>| -> Result<Option<NaiveDate>, ApiError> {
+        d.map(|d| {
+            u32::try_from(d.month)
+                .ok()
+                .zip(u32::try_from(d.day).ok())
+                .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day))
+                .ok_or_else(|| ApiError::invalid(field, "not a calendar date"))
+        })
+        .transpose()
+    };
+    let start = day("dates.start", range.start.as_ref())?;
+    let end = day("dates.end", range.end.as_ref())?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::invalid("dates", "start is after end"));
+    }
+    // China keeps no daylight saving time: Asia/Shanghai is UTC+8 all year.
+    let shanghai = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let midnight = |d: NaiveDate| {
+        shanghai
+            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Ok((
+        start.and_then(midnight),
+        end.and_then(|e| e.succ_opt()).and_then(midnight),
+    ))
+}
+
+/// Whether `grid` lies in the subtree of one of `roots`. Grid codes are administrative codes
+/// in which a child's code extends its parent's, so a subtree is a code prefix.
+pub fn in_scope(grid: &str, roots: &[String]) -> bool {
+    roots
+        .iter()
+        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolved_needs_evidence_and_unresolvable_a_reason() {
+        let now = Utc::now();
+        let mut req = pb::SubmitDisposalRequest {
+            ticket_id: String::new(),
+            disposal_type: pb::DisposalType::Resolved as i32,
+            result: "清理完毕".into(),
+            ..Default::default()
+        };
+        let e = Disposal::parse(&req, now).unwrap_err();
+        assert!(e.to_string().contains("evidence_urls"));
+        req.evidence_urls = vec!["ftp://x".into()];
+        assert!(
+            Disposal::parse(&req, now)
+                .unwrap_err()
+                .to_string()
+                .contains("evidence_urls")
+        );
+        req.evidence_urls = vec!["https://img.example/1.jpg".into()];
+        assert_eq!(
+            Disposal::parse(&req, now).unwrap().lifecycle_kind(),
+            DisposalKind::Resolved
+        );
+        req.disposal_type = pb::DisposalType::Unresolvable as i32;
+        assert!(
+            Disposal::parse(&req, now)
+                .unwrap_err()
+                .to_string()
+                .contains("unresolvable_reason")
+        );
+    }
+
+    #[test]
+    fn dates_are_shanghai_days() {
+        let range = pb::DateRange {
+            start: Some(pb::Date {
+                year: 2026,
+                month: 11,
+                day: 21,
+            }),
+            end: Some(pb::Date {
+                year: 2026,
+                month: 11,
+                day: 21,
+            }),
+        };
+        let (from, until) = date_range(Some(&range)).unwrap();
+        assert_eq!(from.unwrap().to_rfc3339(), "2026-11-20T16:00:00+00:00");
+        assert_eq!(until.unwrap().to_rfc3339(), "2026-11-21T16:00:00+00:00");
+        let bad = pb::DateRange {
+            start: Some(pb::Date {
+                year: 2026,
+                month: 2,
+                day: 30,
+            }),
+            end: None,
+        };
+        assert!(
+            date_range(Some(&bad))
+                .unwrap_err()
+                .to_string()
+                .contains("dates.start")
+        );
+    }
+
+    #[test]
+    fn scope_is_a_code_prefix() {
+        let roots = vec!["341504100".to_string()];
+        assert!(in_scope("341504100001", &roots));
+        assert!(!in_scope("341504200001", &roots));
+        assert!(!in_scope("341504100001", &[String::new()]));
+    }
+}

@@ -1,0 +1,465 @@
+//! The closing half of the loop as transactions: each step locks the ticket, checks the step
+//! with the lifecycle rules against closure's view, writes its rows and enqueues its events,
+//! and commits all of it or nothing.
+
+use chrono::{DateTime, Utc};
+use gridloop_lifecycle::{CloseBasis, Event, Feedback, FeedbackState, LoopState, Rating, State};
+use gridloop_platform::ApiError;
+use gridloop_platform::outbox::{enqueue, new_event};
+use gridloop_proto::ts;
+use gridloop_proto::v1 as pb;
+use pb::ticket_event::Body;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{self, Callback, Disposal, Exemption, rating_pb};
+use crate::settings::Settings;
+use crate::store::{self, DisposalRow, FeedbackRow, LedgerRow, Ticket};
+
+const PRODUCER: &str = "closure";
+
+/// Who records a feedback, as it goes into the event and the feedback row.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub id: String,
+    pub role: pb::ActorRole,
+}
+
+impl Recorder {
+    fn actor(&self) -> pb::Actor {
+        pb::Actor {
+            id: self.id.clone(),
+            role: self.role as i32,
+        }
+    }
+}
+
+/// A rating to record: by whom, from where, and when.
+pub struct Rate<'a> {
+    pub by: Recorder,
+    /// The caller's citizen key when a citizen rates; checked against the ticket's.
+    pub citizen: Option<&'a str>,
+    pub source: pb::FeedbackSource,
+    pub rating: Rating,
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What a rating did to the ticket.
+pub struct Rated {
+    pub feedback: FeedbackRow,
+    pub after: LoopState,
+}
+
+/// What an unreached callback did.
+pub struct Unreached {
+    pub feedback: FeedbackRow,
+    pub after: LoopState,
+    pub attempts: u32,
+    pub eligible: bool,
+    pub next_attempt_not_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone)]
+pub struct Flow {
+    pub pool: PgPool,
+    pub settings: Settings,
+}
+
+/// The state after `event`, or FAILED_PRECONDITION naming the current state.
+fn step(settings: &Settings, current: &LoopState, event: &Event) -> Result<LoopState, ApiError> {
+    settings
+        .rules()
+        .apply(current, event)
+        .map_err(|v| ApiError::precondition(v.to_string(), v.state))
+}
+
+async fn locked(tx: &mut PgConnection, id: Uuid) -> Result<Ticket, ApiError> {
+    store::lock(tx, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("ticket {id}")))
+}
+
+fn denied(why: &str, t: &Ticket) -> ApiError {
+    ApiError::PermissionDenied(format!(
+        "{why} (current state: {})",
+        t.loop_state.state.name()
+    ))
+}
+
+async fn publish(tx: &mut PgConnection, id: Uuid, body: Body) -> Result<(), ApiError> {
+    enqueue(tx, &new_event(PRODUCER, &id.to_string(), body)).await?;
+    Ok(())
+}
+
+fn count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl Flow {
+    /// 处置: only the worker holding the ticket, after signing for it.
+    pub async fn dispose(
+        &self,
+        id: Uuid,
+        worker: &str,
+        d: Disposal,
+    ) -> Result<(DisposalRow, LoopState), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let mut t = locked(&mut tx, id).await?;
+        if let Some(holder) = t.loop_state.state.holder()
+            && holder.worker != worker
+        {
+            return Err(denied("the ticket is held by another worker", &t));
+        }
+        let after = step(
+            &self.settings,
+            &t.loop_state,
+            &Event::Disposed {
+                kind: d.lifecycle_kind(),
+            },
+        )?;
+        let grid = after
+            .state
+            .holder()
+            .map(|h| h.grid.clone())
+            .unwrap_or_else(|| t.grid_code.clone());
+        let row = DisposalRow {
+            disposal_id: Uuid::now_v7(),
+            ticket_id: id,
+            worker_id: worker.to_owned(),
+            grid_code: grid,
+            disposal_type: d.kind as i32,
+            result: d.result,
+            evidence_urls: d.evidence_urls,
+            disposed_at: d.disposed_at,
+            unresolvable_reason: d.unresolvable_reason,
+            rework_count: count(after.rework_count),
+        };
+        store::insert_disposal(&mut tx, &row).await?;
+        t.loop_state = after.clone();
+        t.last_disposer = worker.to_owned();
+        t.last_unreached_at = None;
+        store::save(&mut tx, &t).await?;
+        publish(
+            &mut tx,
+            id,
+            Body::Disposed(pb::TicketDisposed {
+                worker_id: row.worker_id.clone(),
+                grid_code: row.grid_code.clone(),
+                disposal_type: row.disposal_type,
+                result: row.result.clone(),
+                evidence_urls: row.evidence_urls.clone(),
+                disposed_at: Some(ts(row.disposed_at)),
+                unresolvable_reason: row.unresolvable_reason.clone(),
+                rework_count: after.rework_count,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%id, worker, "disposal recorded");
+        Ok((row, after))
+    }
+
+    /// 反馈: a rating from the citizen (`citizen` is their key, checked against the ticket's)
+    /// or from a reached callback. A satisfied rating writes the ticket off; a dissatisfied one
+    /// reopens it for rework — in the same transaction as the feedback.
+    pub async fn rate(&self, id: Uuid, r: Rate<'_>) -> Result<Rated, ApiError> {
+        let Rate {
+            by,
+            citizen,
+            source,
+            rating,
+            comment,
+            at,
+        } = r;
+        let mut tx = self.pool.begin().await?;
+        let mut t = locked(&mut tx, id).await?;
+        if let Some(key) = citizen
+            && (t.citizen_key.is_empty() || t.citizen_key != key)
+        {
+            return Err(denied("not the citizen of this ticket", &t));
+        }
+        let attempts = unreached_attempts(&t.loop_state.state);
+        let rated = step(
+            &self.settings,
+            &t.loop_state,
+            &Event::FeedbackRecorded {
+                feedback: Feedback::Rated(rating),
+            },
+        )?;
+        let (after, closing) = if rating.closes() {
+            (
+                step(
+                    &self.settings,
+                    &rated,
+                    &Event::Closed {
+                        basis: CloseBasis::Rating,
+                    },
+                )?,
+                true,
+            )
+        } else {
+            (step(&self.settings, &rated, &Event::Reopened)?, false)
+        };
+        let row = FeedbackRow {
+            feedback_id: Uuid::now_v7(),
+            ticket_id: id,
+            rating: rating_pb(rating) as i32,
+            comment,
+            source: source as i32,
+            reached: true,
+            actor_id: by.id.clone(),
+            actor_role: by.role as i32,
+            recorded_at: at,
+            rework_count: count(t.loop_state.rework_count),
+        };
+        store::insert_feedback(&mut tx, &row).await?;
+        publish(
+            &mut tx,
+            id,
+            Body::FeedbackRecorded(pb::TicketFeedbackRecorded {
+                rating: row.rating,
+                comment: row.comment.clone(),
+                source: row.source,
+                reached: true,
+                recorded_by: Some(by.actor()),
+                unreached_attempts: attempts,
+                exemption_eligible: false,
+            }),
+        )
+        .await?;
+        if closing {
+            write_off(&mut tx, &t, &after, LedgerBasis::Rating(rating)).await?;
+        } else {
+            let grid = t
+                .loop_state
+                .state
+                .holder()
+                .map(|h| h.grid.clone())
+                .unwrap_or_else(|| t.grid_code.clone());
+            publish(
+                &mut tx,
+                id,
+                Body::Reopened(pb::TicketReopened {
+                    rework_count: after.rework_count,
+                    worker_id: t.last_disposer.clone(),
+                    grid_code: grid,
+                    comment: row.comment.clone(),
+                }),
+            )
+            .await?;
+        }
+        t.loop_state = after.clone();
+        t.last_unreached_at = None;
+        store::save(&mut tx, &t).await?;
+        tx.commit().await?;
+        tracing::info!(%id, rating = rating.name(), closed = closing, "feedback recorded");
+        Ok(Rated {
+            feedback: row,
+            after,
+        })
+    }
+
+    /// 回访 that did not reach the citizen: counts towards the exemption when it is at least
+    /// the configured interval after the previous counted attempt of this disposal round.
+    pub async fn unreached(
+        &self,
+        id: Uuid,
+        operator: &str,
+        cb: Callback,
+    ) -> Result<Unreached, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let mut t = locked(&mut tx, id).await?;
+        let after = step(
+            &self.settings,
+            &t.loop_state,
+            &Event::FeedbackRecorded {
+                feedback: Feedback::Unreached,
+            },
+        )?;
+        let interval = chrono::Duration::from_std(self.settings.callback_interval)
+            .unwrap_or(chrono::Duration::MAX);
+        if let Some(last) = t.last_unreached_at
+            && unreached_attempts(&t.loop_state.state) > 0
+            && cb.called_at < last + interval
+        {
+            return Err(ApiError::precondition(
+                format!(
+                    "unreached callbacks must be at least {}s apart; the next one counts from {}",
+                    self.settings.callback_interval.as_secs(),
+                    (last + interval).to_rfc3339()
+                ),
+                t.loop_state.state.name(),
+            ));
+        }
+        let attempts = unreached_attempts(&after.state);
+        let eligible = attempts >= self.settings.callbacks_before_exemption;
+        let row = FeedbackRow {
+            feedback_id: Uuid::now_v7(),
+            ticket_id: id,
+            rating: pb::Rating::Unspecified as i32,
+            comment: cb.notes,
+            source: pb::FeedbackSource::Callback as i32,
+            reached: false,
+            actor_id: operator.to_owned(),
+            actor_role: pb::ActorRole::Operator as i32,
+            recorded_at: cb.called_at,
+            rework_count: count(t.loop_state.rework_count),
+        };
+        store::insert_feedback(&mut tx, &row).await?;
+        publish(
+            &mut tx,
+            id,
+            Body::FeedbackRecorded(pb::TicketFeedbackRecorded {
+                rating: row.rating,
+                comment: row.comment.clone(),
+                source: row.source,
+                reached: false,
+                recorded_by: Some(pb::Actor {
+                    id: operator.to_owned(),
+                    role: row.actor_role,
+                }),
+                unreached_attempts: attempts,
+                exemption_eligible: eligible,
+            }),
+        )
+        .await?;
+        t.loop_state = after.clone();
+        t.last_unreached_at = Some(cb.called_at);
+        store::save(&mut tx, &t).await?;
+        tx.commit().await?;
+        tracing::info!(%id, attempts, eligible, "unreached callback recorded");
+        Ok(Unreached {
+            feedback: row,
+            after,
+            attempts,
+            eligible,
+            next_attempt_not_before: (!eligible).then(|| cb.called_at + interval),
+        })
+    }
+
+    /// 销号 by an audited exemption, approved by `supervisor` within their grid scope.
+    pub async fn exempt(
+        &self,
+        id: Uuid,
+        supervisor: &str,
+        scope: &[String],
+        ex: Exemption,
+    ) -> Result<LedgerRow, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let mut t = locked(&mut tx, id).await?;
+        if !domain::in_scope(&t.grid_code, scope) {
+            return Err(denied("the ticket's grid is outside your scope", &t));
+        }
+        let basis = CloseBasis::Exemption {
+            kind: ex.kind,
+            reason: ex.reason.clone(),
+        };
+        let after = step(&self.settings, &t.loop_state, &Event::Closed { basis })?;
+        let entry = write_off(
+            &mut tx,
+            &t,
+            &after,
+            LedgerBasis::Exemption {
+                ex,
+                approved_by: supervisor.to_owned(),
+            },
+        )
+        .await?;
+        t.loop_state = after;
+        store::save(&mut tx, &t).await?;
+        tx.commit().await?;
+        tracing::info!(%id, supervisor, "ticket closed by exemption");
+        Ok(entry)
+    }
+}
+
+/// Unreached attempts of the current disposal round.
+fn unreached_attempts(s: &State) -> u32 {
+    match s {
+        State::Feedback {
+            outcome: FeedbackState::Unreached { attempts },
+            ..
+        } => *attempts,
+        _ => 0,
+    }
+}
+
+enum LedgerBasis {
+    Rating(Rating),
+    Exemption { ex: Exemption, approved_by: String },
+}
+
+/// Appends the ledger entry and enqueues `closed` with it, in the caller's transaction.
+/// `t` is the ticket before closing (it still names the holding grid).
+async fn write_off(
+    tx: &mut PgConnection,
+    t: &Ticket,
+    after: &LoopState,
+    basis: LedgerBasis,
+) -> Result<LedgerRow, ApiError> {
+    let closed_at = Utc::now();
+    let grid = t
+        .loop_state
+        .state
+        .holder()
+        .map(|h| h.grid.clone())
+        .unwrap_or_else(|| t.grid_code.clone());
+    // Without a deadline from routing there is nothing to be late against.
+    let on_time = t.dispose_by.is_none_or(|d| closed_at <= d);
+    let mut row = LedgerRow {
+        entry_id: Uuid::now_v7(),
+        ticket_id: t.id,
+        grid_code: grid,
+        worker_id: t.last_disposer.clone(),
+        closed_at,
+        basis: "rating".into(),
+        rating: None,
+        exemption_kind: None,
+        exemption_reason: None,
+        approved_by: None,
+        rework_count: count(after.rework_count),
+        on_time,
+        dispose_by: t.dispose_by,
+        category_code: t.category_code.clone(),
+        category_name: t.category_name.clone(),
+        channel: t.channel,
+    };
+    let event_basis = match basis {
+        LedgerBasis::Rating(r) => {
+            row.rating = Some(rating_pb(r) as i32);
+            pb::ticket_closed::Basis::Rating(rating_pb(r) as i32)
+        }
+        LedgerBasis::Exemption { ex, approved_by } => {
+            let kind = domain::exemption_kind_pb(ex.kind) as i32;
+            row.basis = "exemption".into();
+            row.exemption_kind = Some(kind);
+            row.exemption_reason = Some(ex.reason.clone());
+            row.approved_by = Some(approved_by.clone());
+            pb::ticket_closed::Basis::Exemption(pb::Exemption {
+                kind,
+                reason: ex.reason,
+                approved_by: Some(pb::Actor {
+                    id: approved_by,
+                    role: pb::ActorRole::Supervisor as i32,
+                }),
+            })
+        }
+    };
+    store::insert_ledger(tx, &row).await?;
+    publish(
+        tx,
+        t.id,
+        Body::Closed(pb::TicketClosed {
+            basis: Some(event_basis),
+            rework_count: after.rework_count,
+            on_time,
+            grid_code: row.grid_code.clone(),
+            worker_id: row.worker_id.clone(),
+            ledger_entry_id: row.entry_id.to_string(),
+            dispose_by: row.dispose_by.map(ts),
+        }),
+    )
+    .await?;
+    Ok(row)
+}

@@ -1,0 +1,269 @@
+//! Every step out of order, by the wrong person, or with bad input is refused, and nothing is
+//! written (table counts and the ticket rows are unchanged).
+
+use gridloop_platform::auth::Role;
+use gridloop_proto::v1 as pb;
+use tonic::{Code, Status};
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// Runs `call`, expects `code` with `needle` in the message, and checks nothing was written.
+async fn refused<F, Fut, T>(h: &Harness, code: Code, needle: &str, call: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>>,
+    T: std::fmt::Debug,
+{
+    let before = h.counts().await;
+    let status = call().await.expect_err("refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "{needle:?} not in {:?}",
+        status.message()
+    );
+    assert_eq!(h.counts().await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn steps_out_of_order_are_refused_naming_the_state() {
+    let h = start().await;
+    let c = || h.client.clone();
+
+    refused(&h, Code::NotFound, "not found", || async {
+        c().submit_disposal(req(resolved(Uuid::now_v7()), &worker(WORKER)))
+            .await
+    })
+    .await;
+
+    // Dispatched, not yet accepted.
+    let id = Uuid::now_v7();
+    h.feed(id, dispatched(WORKER, 1, chrono::Utc::now())).await;
+    refused(&h, Code::FailedPrecondition, "REPORTED", || async {
+        c().submit_disposal(req(resolved(id), &worker(WORKER)))
+            .await
+    })
+    .await;
+    h.feed(id, accepted(WORKER, 1)).await;
+
+    // Not yours.
+    refused(&h, Code::PermissionDenied, "REPORTED", || async {
+        c().submit_disposal(req(resolved(id), &worker("w-other")))
+            .await
+    })
+    .await;
+    // Feedback before disposal, by the citizen and by a callback.
+    refused(&h, Code::FailedPrecondition, "REPORTED", || async {
+        c().submit_feedback(req(rating(id, pb::Rating::Satisfied), &citizen(CITIZEN)))
+            .await
+    })
+    .await;
+    refused(&h, Code::FailedPrecondition, "REPORTED", || async {
+        c().record_callback(req(unreached(id, chrono::Utc::now()), &operator()))
+            .await
+    })
+    .await;
+    // Closing before anything.
+    refused(&h, Code::FailedPrecondition, "REPORTED", || async {
+        c().close_ticket(req(
+            exemption(id, pb::ExemptionKind::CitizenUnreachable),
+            &supervisor(),
+        ))
+        .await
+    })
+    .await;
+
+    h.dispose(id).await;
+    refused(&h, Code::FailedPrecondition, "DISPOSED", || async {
+        c().submit_disposal(req(resolved(id), &worker(WORKER)))
+            .await
+    })
+    .await;
+    // Another citizen's rating.
+    refused(&h, Code::PermissionDenied, "DISPOSED", || async {
+        c().submit_feedback(req(
+            rating(id, pb::Rating::Satisfied),
+            &citizen("ck-someone-else"),
+        ))
+        .await
+    })
+    .await;
+    // Close without feedback or a valid exemption.
+    refused(&h, Code::FailedPrecondition, "DISPOSED", || async {
+        c().close_ticket(req(
+            exemption(id, pb::ExemptionKind::CitizenUnreachable),
+            &supervisor(),
+        ))
+        .await
+    })
+    .await;
+    // UNRESOLVABLE confirmed for a RESOLVED disposal.
+    c().record_callback(req(unreached(id, chrono::Utc::now()), &operator()))
+        .await
+        .unwrap();
+    refused(&h, Code::FailedPrecondition, "FEEDBACK", || async {
+        c().close_ticket(req(
+            exemption(id, pb::ExemptionKind::UnresolvableConfirmed),
+            &supervisor(),
+        ))
+        .await
+    })
+    .await;
+
+    // Closed is final.
+    c().submit_feedback(req(rating(id, pb::Rating::Satisfied), &citizen(CITIZEN)))
+        .await
+        .unwrap();
+    refused(&h, Code::FailedPrecondition, "CLOSED", || async {
+        c().submit_feedback(req(rating(id, pb::Rating::Dissatisfied), &citizen(CITIZEN)))
+            .await
+    })
+    .await;
+    refused(&h, Code::FailedPrecondition, "CLOSED", || async {
+        c().close_ticket(req(
+            exemption(id, pb::ExemptionKind::CitizenUnreachable),
+            &supervisor(),
+        ))
+        .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unresolvable_disposal_can_be_exempted_by_a_supervisor() {
+    let h = start().await;
+    let id = h.accepted_ticket().await;
+    let mut d = resolved(id);
+    d.disposal_type = pb::DisposalType::Unresolvable as i32;
+    d.evidence_urls.clear();
+    d.unresolvable_reason = "涉及历史遗留土地问题，超出村级职权".into();
+    h.client
+        .clone()
+        .submit_disposal(req(d, &worker(WORKER)))
+        .await
+        .unwrap();
+    // Without any feedback the write-off is refused ...
+    refused(&h, Code::FailedPrecondition, "DISPOSED", || async {
+        h.client
+            .clone()
+            .close_ticket(req(
+                exemption(id, pb::ExemptionKind::UnresolvableConfirmed),
+                &supervisor(),
+            ))
+            .await
+    })
+    .await;
+    // ... after a callback outcome the supervisor confirms it.
+    h.client
+        .clone()
+        .record_callback(req(unreached(id, chrono::Utc::now()), &operator()))
+        .await
+        .unwrap();
+    let entry = h
+        .client
+        .clone()
+        .close_ticket(req(
+            exemption(id, pb::ExemptionKind::UnresolvableConfirmed),
+            &supervisor(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entry
+        .unwrap();
+    assert!(
+        matches!(entry.basis, Some(pb::ledger_entry::Basis::Exemption(ref e))
+        if e.kind == pb::ExemptionKind::UnresolvableConfirmed as i32)
+    );
+}
+
+#[tokio::test]
+async fn wrong_roles_and_bad_input_are_refused_with_nothing_written() {
+    let h = start().await;
+    let c = || h.client.clone();
+    let id = h.accepted_ticket().await;
+
+    refused(&h, Code::PermissionDenied, "role citizen", || async {
+        c().submit_disposal(req(resolved(id), &citizen(CITIZEN)))
+            .await
+    })
+    .await;
+    refused(&h, Code::PermissionDenied, "role worker", || async {
+        c().close_ticket(req(
+            exemption(id, pb::ExemptionKind::CitizenUnreachable),
+            &worker(WORKER),
+        ))
+        .await
+    })
+    .await;
+    refused(&h, Code::PermissionDenied, "role operator", || async {
+        c().submit_feedback(req(rating(id, pb::Rating::Satisfied), &operator()))
+            .await
+    })
+    .await;
+    refused(&h, Code::PermissionDenied, "role citizen", || async {
+        c().get_ledger(req(pb::GetLedgerRequest::default(), &citizen(CITIZEN)))
+            .await
+    })
+    .await;
+
+    let mut no_evidence = resolved(id);
+    no_evidence.evidence_urls.clear();
+    refused(&h, Code::InvalidArgument, "evidence_urls", || async {
+        c().submit_disposal(req(no_evidence, &worker(WORKER))).await
+    })
+    .await;
+    let mut bad_id = resolved(id);
+    bad_id.ticket_id = "T-123".into();
+    refused(&h, Code::InvalidArgument, "ticket_id", || async {
+        c().submit_disposal(req(bad_id, &worker(WORKER))).await
+    })
+    .await;
+    let mut empty = resolved(id);
+    empty.result = "   ".into();
+    refused(&h, Code::InvalidArgument, "result", || async {
+        c().submit_disposal(req(empty, &worker(WORKER))).await
+    })
+    .await;
+    let mut future = resolved(id);
+    future.disposed_at = Some(gridloop_proto::ts(
+        chrono::Utc::now() + chrono::Duration::days(1),
+    ));
+    refused(&h, Code::InvalidArgument, "disposed_at", || async {
+        c().submit_disposal(req(future, &worker(WORKER))).await
+    })
+    .await;
+    refused(&h, Code::InvalidArgument, "rating", || async {
+        c().submit_feedback(req(rating(id, pb::Rating::Unspecified), &citizen(CITIZEN)))
+            .await
+    })
+    .await;
+    let mut reached_unrated = unreached(id, chrono::Utc::now());
+    reached_unrated.reached = true;
+    refused(&h, Code::InvalidArgument, "rating", || async {
+        c().record_callback(req(reached_unrated, &operator())).await
+    })
+    .await;
+    let mut no_reason = exemption(id, pb::ExemptionKind::CitizenUnreachable);
+    no_reason.reason = " ".into();
+    refused(&h, Code::InvalidArgument, "reason", || async {
+        c().close_ticket(req(no_reason, &supervisor())).await
+    })
+    .await;
+    let mut no_kind = exemption(id, pb::ExemptionKind::CitizenUnreachable);
+    no_kind.kind = 0;
+    refused(&h, Code::InvalidArgument, "kind", || async {
+        c().close_ticket(req(no_kind, &supervisor())).await
+    })
+    .await;
+    refused(&h, Code::InvalidArgument, "page_token", || async {
+        let r = pb::GetLedgerRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        };
+        c().get_ledger(req(r, &token(Role::Leader, "leader-1", &[TOWN])))
+            .await
+    })
+    .await;
+}
