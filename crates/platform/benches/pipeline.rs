@@ -147,10 +147,10 @@ async fn pipeline(
     writers: usize,
     pace: Option<Duration>,
 ) -> (f64, f64, i64, i64) {
-    sqlx::query("TRUNCATE handled")
+    sqlx::query("DELETE FROM handled")
         .execute(pool)
         .await
-        .expect("truncate");
+        .expect("clear");
     let stop = CancellationToken::new();
     let relay = tokio::spawn(
         Relay::new(pool.clone(), bus.clone(), RelayOptions::default()).run(stop.clone()),

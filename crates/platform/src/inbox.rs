@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use gridloop_proto::v1::TicketEvent;
 use prost::Message as _;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -54,7 +54,7 @@ pub struct Consumer<H> {
     opts: ConsumerOptions,
     handler: H,
     #[cfg(feature = "testing")]
-    die_before_ack_after: Option<u64>,
+    die_before_ack: bool,
 }
 
 impl<H: Handler> Consumer<H> {
@@ -65,15 +65,15 @@ impl<H: Handler> Consumer<H> {
             opts,
             handler,
             #[cfg(feature = "testing")]
-            die_before_ack_after: None,
+            die_before_ack: false,
         }
     }
 
-    /// Test hook: after `n` events are committed, the consumer stops before acking the next
-    /// committed one, exactly as if the process died between commit and ack.
+    /// Test hook: the consumer stops right after its first commit, before acking, exactly as
+    /// if the process died between commit and ack.
     #[cfg(feature = "testing")]
-    pub fn die_before_ack_after(mut self, n: u64) -> Self {
-        self.die_before_ack_after = Some(n);
+    pub fn die_before_ack(mut self) -> Self {
+        self.die_before_ack = true;
         self
     }
 
@@ -106,11 +106,9 @@ impl<H: Handler> Consumer<H> {
             .map_err(Error::nats)
     }
 
-    /// Consumes until `shutdown`, then finishes the event in hand and returns.
+    /// Consumes until `shutdown`, then finishes the events in hand and returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
-        #[cfg(feature = "testing")]
-        let mut committed = 0u64;
         'outer: while !shutdown.is_cancelled() {
             let mut messages = match self.consumer().await {
                 Ok(m) => m,
@@ -130,36 +128,107 @@ impl<H: Handler> Consumer<H> {
                     m = messages.next() => m,
                     _ = shutdown.cancelled() => break 'outer,
                 };
-                let msg = match next {
-                    Some(Ok(m)) => m,
+                let mut batch = match next {
+                    Some(Ok(m)) => vec![m],
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "consumer stream error; reopening");
                         continue 'outer;
                     }
                     None => continue 'outer,
                 };
-                match self.process(&msg).await {
-                    Ok(Outcome::Applied) => {
-                        #[cfg(feature = "testing")]
-                        {
-                            committed += 1;
-                            if self.die_before_ack_after.is_some_and(|n| committed > n) {
-                                return;
-                            }
+                // Whatever else has already arrived joins the batch; nothing waits for more.
+                let mut reopen = false;
+                while batch.len() < MAX_BATCH {
+                    match messages.next().now_or_never() {
+                        Some(Some(Ok(m))) => batch.push(m),
+                        Some(Some(Err(e))) => {
+                            tracing::warn!(error = %e, "consumer stream error; reopening");
+                            reopen = true;
+                            break;
                         }
-                        self.ack(&msg, AckKind::Ack).await;
+                        Some(None) => {
+                            reopen = true;
+                            break;
+                        }
+                        None => break,
                     }
-                    Ok(Outcome::Duplicate) => self.ack(&msg, AckKind::Ack).await,
-                    Ok(Outcome::DeadLettered) => self.ack(&msg, AckKind::Term).await,
-                    Err(e) => {
-                        // The database itself failed: leave the message for redelivery.
-                        tracing::warn!(error = %e, "inbox transaction failed; event will be redelivered");
-                        self.ack(&msg, AckKind::Nak(Some(Duration::from_secs(1))))
-                            .await;
-                    }
+                }
+                if !self.handle_batch(&batch).await {
+                    return;
+                }
+                if reopen {
+                    continue 'outer;
                 }
             }
         }
+    }
+
+    /// Applies a batch: as many leading events as succeed share one transaction (one commit
+    /// instead of one per event); from the first that fails, events go one by one with
+    /// retries, so order is kept. Returns false when a test hook simulates a crash.
+    async fn handle_batch(&self, batch: &[Message]) -> bool {
+        let committed = match self.apply_batch(batch).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "batch transaction failed; applying one by one");
+                0
+            }
+        };
+        #[cfg(feature = "testing")]
+        if self.die_before_ack && committed > 0 {
+            return false;
+        }
+        for msg in &batch[..committed] {
+            self.ack(msg, AckKind::Ack).await;
+        }
+        for msg in &batch[committed..] {
+            match self.process(msg).await {
+                Ok(Outcome::Applied | Outcome::Duplicate) => self.ack(msg, AckKind::Ack).await,
+                Ok(Outcome::DeadLettered) => self.ack(msg, AckKind::Term).await,
+                Err(e) => {
+                    // The database itself failed: leave the message for redelivery.
+                    tracing::warn!(error = %e, "inbox transaction failed; event will be redelivered");
+                    self.ack(msg, AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await;
+                }
+            }
+        }
+        true
+    }
+
+    /// The fast path: each event in its own savepoint inside one transaction. Stops at the
+    /// first event that cannot be decoded or whose handler fails (rolled back to its
+    /// savepoint) and returns how many leading events were committed.
+    async fn apply_batch(&self, batch: &[Message]) -> Result<usize, Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut done = 0;
+        for msg in batch {
+            let Ok(event) = TicketEvent::decode(msg.payload.as_ref()) else {
+                break;
+            };
+            let Ok(event_id) = Uuid::parse_str(&event.event_id) else {
+                break;
+            };
+            let span = event_span(msg, &event, event_id);
+            let mut sp = Connection::begin(&mut *tx).await?;
+            let outcome = async {
+                if !record_in_inbox(&mut sp, msg, event_id).await? {
+                    return Ok::<_, Error>(true);
+                }
+                Ok(self.handler.handle(&event, &mut sp).await.is_ok())
+            }
+            .instrument(span)
+            .await?;
+            if outcome {
+                sp.commit().await?;
+                done += 1;
+            } else {
+                sp.rollback().await?;
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 
     async fn ack(&self, msg: &Message, kind: AckKind) {
@@ -194,15 +263,7 @@ impl<H: Handler> Consumer<H> {
             return Ok(Outcome::DeadLettered);
         };
 
-        let span = tracing::info_span!("handle_event", subject = %msg.subject, ticket_id = %event.ticket_id, %event_id);
-        let mut cx: HashMap<String, String> = event.trace_context.clone();
-        if let Some(h) = msg.headers.as_ref()
-            && let Some(tp) = h.get("traceparent")
-        {
-            cx.entry("traceparent".into())
-                .or_insert_with(|| tp.to_string());
-        }
-        telemetry::set_parent_from(&span, &cx);
+        let span = event_span(msg, &event, event_id);
 
         async {
             // Failures are retried here, in place, rather than by nak-and-redeliver: a later
@@ -242,16 +303,7 @@ impl<H: Handler> Consumer<H> {
         event: &TicketEvent,
     ) -> Result<Result<Outcome, String>, Error> {
         let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO inbox (event_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(msg.subject.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
+        if !record_in_inbox(&mut tx, msg, event_id).await? {
             tx.rollback().await?;
             return Ok(Ok(Outcome::Duplicate));
         }
@@ -290,6 +342,39 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 }
+
+/// Records the event id; false when it was already there (a redelivery).
+async fn record_in_inbox(
+    tx: &mut PgConnection,
+    msg: &Message,
+    event_id: Uuid,
+) -> Result<bool, Error> {
+    let inserted =
+        sqlx::query("INSERT INTO inbox (event_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(event_id)
+            .bind(msg.subject.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// A span for handling one event, child of the trace that produced it.
+fn event_span(msg: &Message, event: &TicketEvent, event_id: Uuid) -> tracing::Span {
+    let span = tracing::info_span!("handle_event", subject = %msg.subject, ticket_id = %event.ticket_id, %event_id);
+    let mut cx: HashMap<String, String> = event.trace_context.clone();
+    if let Some(h) = msg.headers.as_ref()
+        && let Some(tp) = h.get("traceparent")
+    {
+        cx.entry("traceparent".into())
+            .or_insert_with(|| tp.to_string());
+    }
+    telemetry::set_parent_from(&span, &cx);
+    span
+}
+
+/// Largest number of events applied in one transaction.
+const MAX_BATCH: usize = 64;
 
 enum Outcome {
     Applied,

@@ -1,7 +1,7 @@
 //! The shape every service shares: set up its schema and the stream, bind its gRPC port,
 //! run its outbox relay and inbox consumers, serve, and on shutdown drain all of it.
 //!
-//! ```ignore
+//! ```text
 //! let mut host = Host::start(cfg, &MIGRATOR, shutdown).await?;
 //! host.spawn_relay();
 //! host.spawn_consumer(&["dispatched", "accepted"], MyHandler { .. });

@@ -182,7 +182,7 @@ async fn consumer_dying_between_commit_and_ack_applies_nothing_twice() {
     let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
     assert_eq!(relay.publish_pending().await.unwrap(), 10);
 
-    // The first process commits four events, acks three, and dies.
+    // The first process commits what it received and dies before acking any of it.
     let stop = CancellationToken::new();
     Consumer::new(
         svc.pool.clone(),
@@ -190,10 +190,12 @@ async fn consumer_dying_between_commit_and_ack_applies_nothing_twice() {
         consumer_opts(&svc.cfg),
         Recorder,
     )
-    .die_before_ack_after(3)
+    .die_before_ack()
     .run(stop.clone())
     .await;
-    assert_eq!(applied(&svc.pool).await, expected[..4].to_vec());
+    let first = applied(&svc.pool).await;
+    assert!(!first.is_empty());
+    assert_eq!(first, expected[..first.len()].to_vec());
 
     // Its replacement gets the unacked ones redelivered after the ack wait.
     tokio::spawn(
