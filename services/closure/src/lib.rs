@@ -14,6 +14,11 @@
 //! closes by an audited exemption: the citizen unreachable after the configured number of
 //! unreached callbacks, or an UNRESOLVABLE disposal confirmed.
 //!
+//! Scope: a supervisor's or leader's token lists grid codes (`grids`, their subtree roots).
+//! Grid codes are administrative codes in which a child extends its parent's code, so a
+//! subtree is a code prefix: `GetLedger`, `GetClosure` and `CloseTicket` admit a grid when its
+//! code starts with one of the caller's roots.
+//!
 //! The ledger cannot be changed by the service's own database role: its migration revokes
 //! UPDATE, DELETE and TRUNCATE and a trigger refuses them as well.
 
@@ -26,6 +31,7 @@ mod flow;
 mod ledger;
 mod settings;
 mod store;
+mod writeoff;
 
 use gridloop_platform::service::Host;
 use gridloop_platform::{Config, Error};
