@@ -1,0 +1,140 @@
+//! The category catalogue: data in intake's schema (seeded by the first migration), with a
+//! default urgency and SLA class per category, managed over gRPC by admins.
+
+use gridloop_platform::ApiError;
+use gridloop_proto::v1::{Category, CategoryDefinition, Urgency};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use crate::domain;
+
+#[derive(Clone, Debug)]
+pub struct CategoryRow {
+    pub code: String,
+    pub name: String,
+    pub default_urgency: Urgency,
+    pub sla_class: Urgency,
+    pub active: bool,
+    pub display_order: i32,
+}
+
+fn urgency(v: i16) -> Urgency {
+    Urgency::try_from(i32::from(v)).unwrap_or(Urgency::General)
+}
+
+fn from_row(r: &PgRow) -> CategoryRow {
+    CategoryRow {
+        code: r.get("code"),
+        name: r.get("name"),
+        default_urgency: urgency(r.get("default_urgency")),
+        sla_class: urgency(r.get("sla_class")),
+        active: r.get("active"),
+        display_order: r.get("display_order"),
+    }
+}
+
+impl CategoryRow {
+    pub fn to_proto(&self) -> CategoryDefinition {
+        CategoryDefinition {
+            category: Some(Category {
+                code: self.code.clone(),
+                name: self.name.clone(),
+            }),
+            default_urgency: self.default_urgency as i32,
+            sla_class: self.sla_class as i32,
+            active: self.active,
+            display_order: self.display_order,
+        }
+    }
+}
+
+// A macro, not a const: sqlx takes only literal SQL (`concat!` of literals stays literal).
+macro_rules! columns {
+    () => {
+        "code, name, default_urgency, sla_class, active, display_order"
+    };
+}
+
+/// The active category `code`, or `INVALID_ARGUMENT` naming `field`.
+pub async fn active(pool: &PgPool, field: &str, code: &str) -> Result<CategoryRow, ApiError> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(ApiError::invalid(field, "required"));
+    }
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM categories WHERE code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(pool)
+    .await?;
+    match row.map(|r| from_row(&r)) {
+        Some(c) if c.active => Ok(c),
+        Some(_) => Err(ApiError::invalid(field, "category is no longer in use")),
+        None => Err(ApiError::invalid(field, "not in the category catalogue")),
+    }
+}
+
+pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<CategoryRow>, ApiError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM categories WHERE active OR $1 ORDER BY display_order, code"
+    ))
+    .bind(include_inactive)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// Validates a definition from an admin and stores it by code.
+pub async fn upsert(
+    pool: &PgPool,
+    def: Option<&CategoryDefinition>,
+) -> Result<CategoryRow, ApiError> {
+    let def = def.ok_or_else(|| ApiError::invalid("category", "required"))?;
+    let cat = def
+        .category
+        .as_ref()
+        .ok_or_else(|| ApiError::invalid("category.category", "required"))?;
+    let code = cat.code.trim();
+    if code.is_empty()
+        || code.len() > 64
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(ApiError::invalid(
+            "category.category.code",
+            "lowercase letters, digits and _, at most 64",
+        ));
+    }
+    let name = domain::text("category.category.name", &cat.name, 64)?;
+    if name.is_empty() {
+        return Err(ApiError::invalid("category.category.name", "required"));
+    }
+    let default_urgency = domain::urgency("category.default_urgency", def.default_urgency)?
+        .unwrap_or(Urgency::General);
+    let sla_class =
+        domain::urgency("category.sla_class", def.sla_class)?.unwrap_or(Urgency::General);
+    let row = sqlx::query(concat!(
+        "INSERT INTO categories (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
+            default_urgency = EXCLUDED.default_urgency, sla_class = EXCLUDED.sla_class, \
+            active = EXCLUDED.active, display_order = EXCLUDED.display_order, updated_at = now() \
+         RETURNING ",
+        columns!()
+    ))
+    .bind(code)
+    .bind(&name)
+    .bind(default_urgency as i16)
+    .bind(sla_class as i16)
+    .bind(def.active)
+    .bind(def.display_order)
+    .fetch_one(pool)
+    .await?;
+    Ok(from_row(&row))
+}
