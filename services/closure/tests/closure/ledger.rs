@@ -19,9 +19,13 @@ async fn closed_ticket(h: &Harness) -> uuid::Uuid {
     id
 }
 
+/// SQLSTATE and message. The trigger raises 42501 as well, so the message tells the
+/// revoked privilege ("permission denied for table ledger") from the trigger.
 fn sqlstate(e: sqlx::Error) -> String {
     match e {
-        sqlx::Error::Database(db) => db.code().map(|c| c.to_string()).unwrap_or_default(),
+        sqlx::Error::Database(db) => {
+            format!("{} {}", db.code().unwrap_or_default(), db.message())
+        }
         other => panic!("expected a database error, got {other}"),
     }
 }
@@ -37,18 +41,21 @@ async fn the_ledger_refuses_update_and_delete_in_the_database() {
         .execute(&h.pool)
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(update), "42501", "permission denied on UPDATE");
+    assert_eq!(sqlstate(update), "42501 permission denied for table ledger");
     let delete = sqlx::query("DELETE FROM ledger WHERE ticket_id = $1")
         .bind(id)
         .execute(&h.pool)
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(delete), "42501", "permission denied on DELETE");
+    assert_eq!(sqlstate(delete), "42501 permission denied for table ledger");
     let truncate = sqlx::query("TRUNCATE ledger")
         .execute(&h.pool)
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(truncate), "42501", "permission denied on TRUNCATE");
+    assert_eq!(
+        sqlstate(truncate),
+        "42501 permission denied for table ledger"
+    );
 
     // Even the administrator (who owns the table) hits the trigger.
     let mut admin = PgConnection::connect(&h.env.database_url).await.unwrap();

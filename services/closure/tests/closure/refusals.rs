@@ -267,3 +267,65 @@ async fn wrong_roles_and_bad_input_are_refused_with_nothing_written() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn returned_and_transferred_tickets_wait_for_a_new_dispatch() {
+    let h = start().await;
+    let c = || h.client.clone();
+    let id = h.accepted_ticket().await;
+
+    h.feed(
+        id,
+        pb::ticket_event::Body::Returned(pb::TicketReturned {
+            worker_id: WORKER.into(),
+            grid_code: GRID.into(),
+            reason: pb::ReturnReason::NotMyGrid as i32,
+            reason_text: String::new(),
+            return_count: 1,
+        }),
+    )
+    .await;
+    // The worker who returned it no longer holds it.
+    refused(
+        &h,
+        Code::FailedPrecondition,
+        "waiting for dispatch",
+        || async {
+            c().submit_disposal(req(resolved(id), &worker(WORKER)))
+                .await
+        },
+    )
+    .await;
+
+    h.feed(id, dispatched("w-wang", 2, chrono::Utc::now()))
+        .await;
+    h.feed(
+        id,
+        pb::ticket_event::Body::Transferred(pb::TicketTransferred {
+            from_grid_code: GRID.into(),
+            to_grid_code: "341504100002".into(),
+            from_worker_id: "w-wang".into(),
+            transferred_by: None,
+            reason: "属邻村".into(),
+        }),
+    )
+    .await;
+    let view = c()
+        .get_closure(req(
+            pb::GetClosureRequest {
+                ticket_id: id.to_string(),
+            },
+            &supervisor(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.state, pb::LifecycleState::Reported as i32);
+    assert_eq!(view.grid_code, "341504100002");
+    assert_eq!(view.worker_id, "");
+    refused(&h, Code::FailedPrecondition, "REPORTED", || async {
+        c().submit_disposal(req(resolved(id), &worker("w-wang")))
+            .await
+    })
+    .await;
+}
