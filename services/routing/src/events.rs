@@ -1,0 +1,329 @@
+//! What routing does with other services' events, inside the inbox transaction: a
+//! `discovered` ticket is dispatched in the same transaction that records the event, so a
+//! redelivered event dispatches nothing twice.
+//!
+//! Besides the events it acts on (discovered, merged, escalated, reopened), routing follows
+//! disposed, feedback_recorded and closed to keep its own view of the loop right: without
+//! them it could not refuse a 退单 after disposal, nor accept a reopen.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use gridloop_lifecycle::{
+    Calendar, CloseBasis, DisposalKind, Event, Feedback, LoopState, Rating, apply,
+};
+use gridloop_platform::Error;
+use gridloop_platform::inbox::Handler;
+use gridloop_proto::v1::ticket_event::Body;
+use gridloop_proto::v1::{
+    DeadlineKind, DispatchTrigger, DisposalType, EscalationCause, TicketDiscovered,
+    TicketEscalated, TicketEvent,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::dispatch::{self, Ctx, Target};
+use crate::domain::{KIND_SUPERVISE, task_state};
+use crate::{grids, tickets, workers};
+
+/// The kinds routing consumes.
+pub const KINDS: &[&str] = &[
+    "discovered",
+    "merged",
+    "escalated",
+    "reopened",
+    "disposed",
+    "feedback_recorded",
+    "closed",
+];
+
+#[derive(Clone)]
+pub struct Events {
+    pub cal: Arc<Calendar>,
+}
+
+impl Handler for Events {
+    type Error = Error;
+
+    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
+        let id = event.ticket_id.as_str();
+        let ctx = Ctx {
+            cal: &self.cal,
+            now: Utc::now(),
+        };
+        match &event.body {
+            Some(Body::Discovered(d)) => discovered(tx, &ctx, id, d).await,
+            Some(Body::Merged(m)) => {
+                merged(tx, id, &m.parent_ticket_id).await?;
+                sqlx::query(
+                    "UPDATE tickets SET repeat_count = GREATEST(repeat_count, $2) WHERE ticket_id = $1",
+                )
+                .bind(&m.parent_ticket_id)
+                .bind(m.repeat_count as i32)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            }
+            Some(Body::Escalated(e)) => escalated(tx, id, e).await,
+            Some(Body::Reopened(r)) => {
+                let Some((ticket, next)) = step(tx, id, &Event::Reopened).await? else {
+                    return Ok(());
+                };
+                let target = match Uuid::parse_str(&r.worker_id) {
+                    Ok(worker) if !r.grid_code.is_empty() => Target::Rework {
+                        grid: r.grid_code.clone(),
+                        worker,
+                    },
+                    _ => Target::Resolve,
+                };
+                dispatch::dispatch(tx, &ctx, &ticket, next, target, DispatchTrigger::Reopened)
+                    .await?;
+                Ok(())
+            }
+            Some(Body::Disposed(d)) => {
+                let kind = if d.disposal_type == DisposalType::Unresolvable as i32 {
+                    DisposalKind::Unresolvable
+                } else {
+                    DisposalKind::Resolved
+                };
+                if let Some((ticket, next)) = step(tx, id, &Event::Disposed { kind }).await? {
+                    tickets::save_state(tx, id, &next).await?;
+                    set_current(tx, &ticket.ticket_id, Some(1), task_state::DISPOSED).await?;
+                }
+                Ok(())
+            }
+            Some(Body::FeedbackRecorded(f)) => {
+                let feedback = match f.rating {
+                    1 => Feedback::Rated(Rating::Satisfied),
+                    2 => Feedback::Rated(Rating::BasicallySatisfied),
+                    3 => Feedback::Rated(Rating::Dissatisfied),
+                    _ => Feedback::Unreached,
+                };
+                if let Some((_, next)) = step(tx, id, &Event::FeedbackRecorded { feedback }).await?
+                {
+                    tickets::save_state(tx, id, &next).await?;
+                }
+                Ok(())
+            }
+            Some(Body::Closed(_)) => {
+                // Routing only needs to know the loop ended; the basis is closure's business.
+                let basis = CloseBasis::Rating;
+                let closed = step(tx, id, &Event::Closed { basis })
+                    .await?
+                    .map(|(_, next)| next);
+                let state = closed.unwrap_or_else(|| LoopState {
+                    state: gridloop_lifecycle::State::Closed {
+                        basis: CloseBasis::Rating,
+                        rating: None,
+                    },
+                    ..LoopState::new()
+                });
+                // Even when the view disagrees (the tracker is the authority), a closed
+                // ticket must leave every task list.
+                if tickets::lock(tx, id).await?.is_some() {
+                    tickets::save_state(tx, id, &state).await?;
+                    set_current(tx, id, None, task_state::CLOSED).await?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Locks the ticket and applies `event` to routing's view. `None` (logged) when the ticket
+/// is unknown or the view refuses the event: the tracker is the authority on such events.
+async fn step(
+    tx: &mut PgConnection,
+    id: &str,
+    event: &Event,
+) -> Result<Option<(tickets::TicketRow, LoopState)>, Error> {
+    let Some(ticket) = tickets::lock(tx, id).await? else {
+        tracing::warn!(ticket_id = %id, kind = event.kind(), "event for a ticket routing never saw; ignored");
+        return Ok(None);
+    };
+    match apply(&ticket.state()?, event) {
+        Ok(next) => Ok(Some((ticket, next))),
+        Err(v) => {
+            tracing::warn!(ticket_id = %id, violation = %v, "event out of order for routing's view; ignored");
+            Ok(None)
+        }
+    }
+}
+
+async fn set_current(
+    tx: &mut PgConnection,
+    ticket: &str,
+    kind: Option<i16>,
+    state: i16,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tasks SET state = $3 WHERE ticket_id = $1 AND current \
+         AND ($2::smallint IS NULL OR kind = $2)",
+    )
+    .bind(ticket)
+    .bind(kind)
+    .bind(state)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(ticket_id = %id))]
+async fn discovered(
+    tx: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    id: &str,
+    d: &TicketDiscovered,
+) -> Result<(), Error> {
+    let state = LoopState::start(&Event::Discovered).map_err(|v| Error::Event(v.to_string()))?;
+    let json = serde_json::to_string(&state).map_err(|e| Error::Event(e.to_string()))?;
+    let loc = d.location.clone().unwrap_or_default();
+    let contact = d.contact.clone().unwrap_or_default();
+    let category = d.category.clone().unwrap_or_default();
+    // A ticket seen before (merged first, or the same ticket under another event id) is not
+    // dispatched again.
+    let inserted = sqlx::query(
+        "INSERT INTO tickets (ticket_id, loop_state, category_code, category_name, urgency, \
+           channel, content, address, grid_hint, lat, lng, masked_phone, citizen_key, photo_urls) \
+         VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (ticket_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(json)
+    .bind(&category.code)
+    .bind(&category.name)
+    .bind(d.urgency as i16)
+    .bind(d.channel as i16)
+    .bind(&d.content)
+    .bind(&loc.address)
+    .bind(&loc.grid_code)
+    .bind(loc.point.map(|p| p.lat))
+    .bind(loc.point.map(|p| p.lng))
+    .bind(&contact.masked_phone)
+    .bind(&contact.citizen_key)
+    .bind(&d.photo_urls)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        tracing::info!("ticket already known (merged or seen); not dispatched again");
+        return Ok(());
+    }
+    let ticket = tickets::lock(tx, id)
+        .await?
+        .ok_or_else(|| Error::Event("ticket vanished".into()))?;
+    dispatch::dispatch(
+        tx,
+        ctx,
+        &ticket,
+        state,
+        Target::Resolve,
+        DispatchTrigger::Discovered,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a merged ticket so that a later `discovered` for it dispatches nothing.
+async fn merged(tx: &mut PgConnection, id: &str, parent: &str) -> Result<(), Error> {
+    let event = Event::Merged {
+        parent: parent.to_owned(),
+    };
+    let state = match tickets::lock(tx, id).await? {
+        Some(t) => match apply(&t.state()?, &event) {
+            Ok(s) => s,
+            Err(v) => {
+                tracing::warn!(ticket_id = %id, violation = %v, "merge of a dispatched ticket; ignored");
+                return Ok(());
+            }
+        },
+        None => apply(&LoopState::new(), &event).map_err(|v| Error::Event(v.to_string()))?,
+    };
+    let json = serde_json::to_string(&state).map_err(|e| Error::Event(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO tickets (ticket_id, loop_state) VALUES ($1, $2::jsonb) \
+         ON CONFLICT (ticket_id) DO UPDATE SET loop_state = EXCLUDED.loop_state, updated_at = now()",
+    )
+    .bind(id)
+    .bind(json)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// 督办: a SUPERVISE task for the chief of the named grid (or the nearest chief above it).
+#[tracing::instrument(skip_all, fields(ticket_id = %id))]
+async fn escalated(tx: &mut PgConnection, id: &str, e: &TicketEscalated) -> Result<(), Error> {
+    let Some((_, next)) = step(
+        tx,
+        id,
+        &Event::Escalated {
+            grid: e.grid_code.clone(),
+        },
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    tickets::save_state(tx, id, &next).await?;
+    let Some(grid) = grids::get(tx, &e.grid_code).await? else {
+        tracing::warn!(grid = %e.grid_code, "escalation names an unknown grid; no supervision recorded");
+        return Ok(());
+    };
+    let mut chain = vec![grid];
+    chain.extend(grids::ancestors(tx, &chain[0].code).await?);
+    let mut chief = None;
+    for g in &chain {
+        let mut cs = workers::chiefs(tx, &g.code).await?;
+        cs.sort_by_key(|w| (!w.on_duty, w.open_tasks, w.staff_no.clone()));
+        if let Some(c) = cs.into_iter().next() {
+            chief = Some((g.code.clone(), c.worker_id));
+            break;
+        }
+    }
+    let Some((grid_code, chief)) = chief else {
+        tracing::warn!(grid = %e.grid_code, "no chief at or above the escalated grid");
+        return Ok(());
+    };
+    let note = match EscalationCause::try_from(e.cause) {
+        Ok(EscalationCause::RepeatComplaint) => format!("重复诉求{}次", e.repeat_count),
+        _ => match DeadlineKind::try_from(e.deadline_kind) {
+            Ok(DeadlineKind::Respond) => "签收超期".to_string(),
+            Ok(DeadlineKind::Feedback) => "回访超期".to_string(),
+            _ => "处置超期".to_string(),
+        },
+    };
+    let note = format!("{note} (escalation step {})", e.escalation_step);
+    let updated = sqlx::query(
+        "UPDATE tasks SET supervision_note = $3, grid_code = $4 \
+         WHERE ticket_id = $1 AND worker_id = $2 AND kind = $5 AND current",
+    )
+    .bind(id)
+    .bind(chief)
+    .bind(&note)
+    .bind(&grid_code)
+    .bind(KIND_SUPERVISE)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        sqlx::query(
+            "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id, reason, \
+               supervision_note, respond_by, dispose_by) \
+             SELECT $1, $5, $6, $4, $2, 'escalated for supervision (督办)', $3, \
+               k.dispose_by, k.dispose_by FROM tickets k WHERE k.ticket_id = $1",
+        )
+        .bind(id)
+        .bind(chief)
+        .bind(&note)
+        .bind(&grid_code)
+        .bind(KIND_SUPERVISE)
+        .bind(task_state::PENDING_ACCEPT)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tracing::info!(grid = %grid_code, %chief, "supervision recorded");
+    Ok(())
+}

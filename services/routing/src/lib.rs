@@ -1,0 +1,79 @@
+//! gridloop's routing service: where 上报 happens.
+//!
+//! It keeps the grid tree (county → town → village → group, with names, aliases and
+//! boundaries), the grid workers and their AB posts (AB岗), the duty roster and the routing
+//! rules (which level handles a category, and its SLA class). Every `ticket.discovered` is
+//! dispatched inside the inbox transaction that records it: the grid is found from the code,
+//! the GPS point or the address, lifted to the rule's level, and the worker is picked along
+//! A post → B post → grid chief → parent chief; `ticket.dispatched` (and `ticket.unroutable`
+//! when a 兜底 desk takes it) go out through the outbox. Grid workers' mobile backends then
+//! work their tasks here: 签收, 退单 (re-dispatched elsewhere; the town's desk after three),
+//! 转办. Reopened tickets go back to their worker, escalations become 督办 tasks for a chief.
+//!
+//! Modules: [`api`] (gRPC edge), [`dispatch`] / [`resolve`] / [`pick`] (the decision),
+//! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`].
+
+pub mod api;
+pub mod dispatch;
+pub mod domain;
+pub mod events;
+pub mod geo;
+pub mod grids;
+pub mod pick;
+pub mod resolve;
+pub mod rules;
+pub mod tickets;
+pub mod workers;
+
+use std::sync::Arc;
+
+use gridloop_lifecycle::Calendar;
+use gridloop_platform::service::Host;
+use gridloop_platform::{Config, Error};
+use gridloop_proto::v1::routing_service_server::RoutingServiceServer;
+use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The routing service, started and ready to run.
+pub struct App {
+    host: Host,
+    cal: Arc<Calendar>,
+}
+
+impl App {
+    /// Migrates the schema, connects to NATS and binds the gRPC port.
+    pub async fn build(cfg: Config, shutdown: CancellationToken) -> Result<App, Error> {
+        let host = Host::start(cfg, &MIGRATOR, shutdown).await?;
+        Ok(App {
+            host,
+            cal: Arc::new(Calendar::china_default()),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.host.port()
+    }
+
+    /// Runs the relay, the consumer and the gRPC server until shutdown.
+    pub async fn run(self) -> Result<(), Error> {
+        let App { mut host, cal } = self;
+        host.spawn_relay();
+        host.spawn_consumer(events::KINDS, events::Events { cal: cal.clone() });
+        let api = api::Api {
+            pool: host.pool.clone(),
+            cal,
+        };
+        let server =
+            RoutingServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);
+        let routes = tonic::service::Routes::new(
+            tonic::service::interceptor::InterceptedService::new(server, host.auth.clone()),
+        );
+        host.serve(
+            routes,
+            &[<RoutingServiceServer<api::Api> as tonic::server::NamedService>::NAME],
+        )
+        .await
+    }
+}

@@ -1,0 +1,15 @@
+//! The routing service binary: configuration from `GRIDLOOP_*`, then [`gridloop_routing::App`].
+
+use gridloop_platform::{Config, grpc, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cfg = Config::from_env("routing")?;
+    let _telemetry = telemetry::init(&cfg.service, cfg.log_format)?;
+    let shutdown = grpc::shutdown_on_signal();
+    gridloop_routing::App::build(cfg, shutdown)
+        .await?
+        .run()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Workers, their AB posts and the duty roster in SQL, and the tiers of candidates a dispatch
+//! chooses from.
+
+use chrono::{DateTime, Utc};
+use gridloop_proto::v1::{PostAssignment, Worker};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{PostKind, mask_phone};
+use crate::grids::GridRow;
+use crate::pick::{Candidate, Tier};
+
+/// A stored worker with the number of open tasks they hold.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct WorkerRow {
+    pub worker_id: Uuid,
+    pub staff_no: String,
+    pub name: String,
+    pub role: i16,
+    pub phone: String,
+    pub chief_of_grid: Option<String>,
+    pub capacity: i32,
+    pub on_duty: bool,
+    pub leave_from: Option<DateTime<Utc>>,
+    pub leave_until: Option<DateTime<Utc>>,
+    pub duty_reason: String,
+    pub open_tasks: i64,
+}
+
+/// Open tasks are HANDLE tasks waiting for 签收 or accepted and not yet disposed.
+const OPEN_TASKS: &str = "(SELECT count(*) FROM tasks t WHERE t.worker_id = w.worker_id \
+     AND t.kind = 1 AND t.current AND t.state IN (1, 2)) AS open_tasks";
+
+fn columns() -> String {
+    format!(
+        "w.worker_id, w.staff_no, w.name, w.role, w.phone, w.chief_of_grid, w.capacity, \
+         w.on_duty, w.leave_from, w.leave_until, w.duty_reason, {OPEN_TASKS}"
+    )
+}
+
+impl WorkerRow {
+    pub fn candidate(&self) -> Candidate {
+        Candidate {
+            worker_id: self.worker_id,
+            staff_no: self.staff_no.clone(),
+            role: self.role,
+            on_duty: self.on_duty,
+            leave_from: self.leave_from,
+            leave_until: self.leave_until,
+            duty_reason: self.duty_reason.clone(),
+            capacity: self.capacity,
+            open_tasks: self.open_tasks,
+        }
+    }
+
+    /// The worker as responses show it: phone masked.
+    pub fn to_proto(&self, posts: Vec<PostAssignment>, now: DateTime<Utc>) -> Worker {
+        let c = self.candidate();
+        Worker {
+            worker_id: self.worker_id.to_string(),
+            staff_no: self.staff_no.clone(),
+            name: self.name.clone(),
+            role: i32::from(self.role),
+            masked_phone: mask_phone(&self.phone),
+            posts,
+            chief_of_grid_code: self.chief_of_grid.clone().unwrap_or_default(),
+            on_duty: c.present(now),
+            leave_from: self.leave_from.map(gridloop_proto::ts),
+            leave_until: self.leave_until.map(gridloop_proto::ts),
+            capacity: self.capacity as u32,
+            open_tasks: self.open_tasks as u32,
+        }
+    }
+}
+
+pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM workers w WHERE w.worker_id = $1",
+        columns()
+    )))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignment>, sqlx::Error> {
+    let rows: Vec<(String, i16)> =
+        sqlx::query_as("SELECT grid_code, post FROM posts WHERE worker_id = $1 ORDER BY grid_code")
+            .bind(id)
+            .fetch_all(tx)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(grid_code, post)| PostAssignment {
+            grid_code,
+            post: i32::from(post),
+        })
+        .collect())
+}
+
+/// What an upsert sets; validated by the caller.
+pub struct NewWorker {
+    pub staff_no: String,
+    pub name: String,
+    pub role: i16,
+    pub phone: String,
+    pub posts: Vec<(String, PostKind)>,
+    pub chief_of: Option<String>,
+    pub capacity: i32,
+}
+
+/// Creates or changes a worker by staff number; replaces their posts. Returns the id and
+/// whether it was new.
+pub async fn upsert(tx: &mut PgConnection, w: &NewWorker) -> Result<(Uuid, bool), sqlx::Error> {
+    let (id, created): (Uuid, bool) = sqlx::query_as(
+        "INSERT INTO workers (worker_id, staff_no, name, role, phone, chief_of_grid, capacity) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (staff_no) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, \
+           phone = EXCLUDED.phone, chief_of_grid = EXCLUDED.chief_of_grid, \
+           capacity = EXCLUDED.capacity, updated_at = now() \
+         RETURNING worker_id, (xmax = 0)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&w.staff_no)
+    .bind(&w.name)
+    .bind(w.role)
+    .bind(&w.phone)
+    .bind(&w.chief_of)
+    .bind(w.capacity)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM posts WHERE worker_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for (grid, post) in &w.posts {
+        sqlx::query("INSERT INTO posts (worker_id, grid_code, post) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(grid)
+            .bind(*post as i16)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok((id, created))
+}
+
+/// Sets duty, leave and (when given) capacity. Returns false for an unknown worker.
+pub async fn set_duty(
+    tx: &mut PgConnection,
+    id: Uuid,
+    on_duty: bool,
+    leave: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    capacity: Option<i32>,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE workers SET on_duty = $2, leave_from = $3, leave_until = $4, \
+           capacity = COALESCE($5, capacity), duty_reason = $6, updated_at = now() \
+         WHERE worker_id = $1",
+    )
+    .bind(id)
+    .bind(on_duty)
+    .bind(leave.map(|l| l.0))
+    .bind(leave.map(|l| l.1))
+    .bind(capacity)
+    .bind(reason)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Workers holding a post in or leading a grid of the subtrees of `roots` (`None`: all),
+/// by staff number.
+pub async fn list(
+    tx: &mut PgConnection,
+    roots: Option<&[String]>,
+    role: Option<i16>,
+    on_duty_only: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    let sql = format!(
+        "WITH RECURSIVE below(code) AS ( \
+           SELECT code FROM grids WHERE code = ANY($1) \
+           UNION ALL SELECT g.code FROM below JOIN grids g ON g.parent_code = below.code) \
+         SELECT {} FROM workers w \
+         WHERE ($2::smallint IS NULL OR w.role = $2) \
+           AND ($3 OR w.chief_of_grid IN (SELECT code FROM below) \
+                OR EXISTS (SELECT 1 FROM posts p WHERE p.worker_id = w.worker_id \
+                           AND p.grid_code IN (SELECT code FROM below))) \
+           AND (NOT $6 OR (w.on_duty AND NOT ( \
+                COALESCE(w.leave_from, '-infinity') <= now() \
+                AND now() < COALESCE(w.leave_until, '-infinity')))) \
+         ORDER BY w.staff_no OFFSET $4 LIMIT $5",
+        columns()
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(roots.map(|r| r.to_vec()).unwrap_or_default())
+        .bind(role)
+        .bind(roots.is_none())
+        .bind(offset)
+        .bind(limit)
+        .bind(on_duty_only)
+        .fetch_all(tx)
+        .await
+}
+
+/// Workers holding `post` at `grid`.
+pub async fn post_holders(
+    tx: &mut PgConnection,
+    grid: &str,
+    post: Option<PostKind>,
+) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM posts p JOIN workers w ON w.worker_id = p.worker_id \
+         WHERE p.grid_code = $1 AND ($2::smallint IS NULL OR p.post = $2) ORDER BY w.staff_no",
+        columns()
+    )))
+    .bind(grid)
+    .bind(post.map(|p| p as i16))
+    .fetch_all(tx)
+    .await
+}
+
+/// Chiefs of `grid`.
+pub async fn chiefs(tx: &mut PgConnection, grid: &str) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM workers w WHERE w.chief_of_grid = $1 ORDER BY w.staff_no",
+        columns()
+    )))
+    .bind(grid)
+    .fetch_all(tx)
+    .await
+}
+
+/// The chain a dispatch at `grid` walks: A post, B post, the grid's chief, then the chiefs of
+/// its ancestors (parent first), so a ticket always finds someone responsible if anyone is.
+pub async fn tiers(
+    tx: &mut PgConnection,
+    grid: &GridRow,
+    ancestors: &[GridRow],
+) -> Result<Vec<Tier>, sqlx::Error> {
+    let cands = |rows: Vec<WorkerRow>| rows.iter().map(WorkerRow::candidate).collect();
+    let mut tiers = vec![
+        Tier {
+            label: "A post".into(),
+            post: Some(PostKind::A),
+            grid_code: grid.code.clone(),
+            candidates: cands(post_holders(tx, &grid.code, Some(PostKind::A)).await?),
+        },
+        Tier {
+            label: "B post".into(),
+            post: Some(PostKind::B),
+            grid_code: grid.code.clone(),
+            candidates: cands(post_holders(tx, &grid.code, Some(PostKind::B)).await?),
+        },
+        Tier {
+            label: "grid chief".into(),
+            post: None,
+            grid_code: grid.code.clone(),
+            candidates: cands(chiefs(tx, &grid.code).await?),
+        },
+    ];
+    for (i, a) in ancestors.iter().enumerate() {
+        let label = if i == 0 {
+            format!("parent grid chief ({})", a.name)
+        } else {
+            format!("chief of {}", a.name)
+        };
+        tiers.push(Tier {
+            label,
+            post: None,
+            grid_code: a.code.clone(),
+            candidates: cands(chiefs(tx, &a.code).await?),
+        });
+    }
+    Ok(tiers)
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the routing service: the real service on port 0 against its own
+//! PostgreSQL database and JetStream stream; every published event read back from the stream.
+
+mod admin;
+mod dispatch;
+mod support;
+mod tasks;
