@@ -1,0 +1,168 @@
+//! Values parsed at the edge and the mapping between the lifecycle's types and wire enums.
+
+use gridloop_lifecycle::{SlaSpan, State};
+use gridloop_platform::ApiError;
+use gridloop_proto::v1 as pb;
+use uuid::Uuid;
+
+pub fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
+}
+
+pub fn state_pb(state: &State) -> pb::LifecycleState {
+    match state {
+        State::Discovered => pb::LifecycleState::Discovered,
+        State::Reported(_) => pb::LifecycleState::Reported,
+        State::Disposed { .. } => pb::LifecycleState::Disposed,
+        State::Feedback { .. } => pb::LifecycleState::Feedback,
+        State::Closed { .. } => pb::LifecycleState::Closed,
+        State::Merged { .. } => pb::LifecycleState::Merged,
+    }
+}
+
+/// Whether `grid` lies in the subtree of one of `roots`: grid codes are administrative codes
+/// in which a child extends its parent's code, so a subtree is a code prefix.
+pub fn in_scope(grid: &str, roots: &[String]) -> bool {
+    roots
+        .iter()
+        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
+}
+
+/// Masks every run of 7 or more digits (a phone number, wherever it slipped in) as
+/// `138****5678`, so the timeline never keeps a full number.
+pub fn mask_digits(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let run = &chars[start..i];
+            if run.len() >= 7 {
+                out.extend(&run[..3]);
+                out.push_str("****");
+                out.extend(&run[run.len() - 4..]);
+            } else {
+                out.extend(run);
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Which clock, from its wire value; `None` for UNSPECIFIED or unknown values.
+pub fn deadline_kind(raw: i32) -> Option<pb::DeadlineKind> {
+    match pb::DeadlineKind::try_from(raw) {
+        Ok(pb::DeadlineKind::Unspecified) | Err(_) => None,
+        Ok(k) => Some(k),
+    }
+}
+
+/// The longest limits accepted, so that deadline arithmetic (which walks day by day) stays
+/// bounded.
+const MAX_HOURS: u32 = 24 * 366;
+const MAX_DAYS: u32 = 366;
+
+/// A validated time limit.
+pub fn limit(field: &str, l: Option<&pb::TimeLimit>) -> Result<(i32, i32), ApiError> {
+    let l = l.ok_or_else(|| ApiError::invalid(field, "required"))?;
+    let max = match pb::TimeUnit::try_from(l.unit) {
+        Ok(pb::TimeUnit::WorkingHours | pb::TimeUnit::CalendarHours) => MAX_HOURS,
+        Ok(pb::TimeUnit::WorkingDays) => MAX_DAYS,
+        _ => {
+            return Err(ApiError::invalid(
+                format!("{field}.unit"),
+                "required: WORKING_HOURS, WORKING_DAYS or CALENDAR_HOURS",
+            ));
+        }
+    };
+    if l.amount == 0 {
+        return Err(ApiError::invalid(
+            format!("{field}.amount"),
+            "must be positive",
+        ));
+    }
+    if l.amount > max {
+        return Err(ApiError::invalid(
+            format!("{field}.amount"),
+            format!("at most {max}"),
+        ));
+    }
+    Ok((l.amount as i32, l.unit))
+}
+
+/// A stored (amount, unit) as the lifecycle's span.
+pub fn span(amount: i32, unit: i32) -> SlaSpan {
+    let n = u32::try_from(amount).unwrap_or(0);
+    match pb::TimeUnit::try_from(unit) {
+        Ok(pb::TimeUnit::CalendarHours) => SlaSpan::Hours(n),
+        Ok(pb::TimeUnit::WorkingDays) => SlaSpan::WorkingDays(n),
+        _ => SlaSpan::WorkingHours(n),
+    }
+}
+
+/// The next level up the grid tree; `None` at the county, which has nothing above it.
+pub fn level_up(level: i32) -> Option<i32> {
+    (level > pb::GridLevel::County as i32).then(|| level - 1)
+}
+
+pub fn level_name(level: i32) -> &'static str {
+    match pb::GridLevel::try_from(level) {
+        Ok(pb::GridLevel::County) => "县/区",
+        Ok(pb::GridLevel::Town) => "镇/街道",
+        Ok(pb::GridLevel::Village) => "村/社区",
+        Ok(pb::GridLevel::Group) => "组/网格",
+        _ => "未知层级",
+    }
+}
+
+pub fn kind_name(kind: i32) -> &'static str {
+    match pb::DeadlineKind::try_from(kind) {
+        Ok(pb::DeadlineKind::Respond) => "签收",
+        Ok(pb::DeadlineKind::Dispose) => "处置",
+        Ok(pb::DeadlineKind::Feedback) => "回访",
+        _ => "未知",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_masked_and_short_numbers_kept() {
+        assert_eq!(mask_digits("call 13812345678 now"), "call 138****5678 now");
+        assert_eq!(mask_digits("第3次"), "第3次");
+        assert_eq!(mask_digits("057188001234"), "057****1234");
+    }
+
+    #[test]
+    fn scope_and_levels() {
+        let roots = vec!["341504100".to_string()];
+        assert!(in_scope("341504100001", &roots));
+        assert!(!in_scope("341504200001", &roots));
+        assert_eq!(level_up(4), Some(3));
+        assert_eq!(level_up(1), None);
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let ok = pb::TimeLimit {
+            amount: 3,
+            unit: pb::TimeUnit::WorkingDays as i32,
+        };
+        assert_eq!(limit("x", Some(&ok)).unwrap(), (3, 2));
+        assert!(limit("x", None).is_err());
+        let zero = pb::TimeLimit { amount: 0, ..ok };
+        assert!(limit("x", Some(&zero)).is_err());
+        let huge = pb::TimeLimit { amount: 400, ..ok };
+        assert!(limit("x", Some(&huge)).is_err());
+        assert_eq!(span(24, 3), SlaSpan::Hours(24));
+    }
+}

@@ -1,0 +1,148 @@
+//! gridloop's tracker service: the closed loop's authority. It consumes every event on the
+//! `TICKETS` stream and replays it through the `lifecycle` rules, so it knows where every
+//! ticket stands, how long each step took and who must be chased.
+//!
+//! - **Timeline** ([`events`]): every event, applied or not, with time, kind, producer, actor
+//!   (ids only; digit runs that could be a phone number are masked), grid and a one-line
+//!   summary — the append-only audit trail.
+//! - **Violations**: an event the rules reject is recorded and published as
+//!   `ticket.violation`, never applied. `overdue`, `escalated` and `violation` (including the
+//!   tracker's own, which come back on the stream) are informational: timeline only.
+//! - **SLA clocks** ([`timers`]): respond, dispose and feedback deadlines from SLA rules by
+//!   category × urgency (data in `sla_rules`, seeded, managed over gRPC), on the working-day
+//!   calendar (`Calendar::china_default`: holidays and 调休).
+//! - **督办 and escalation** ([`firing`], [`escalate`]): a deadline that passes while its
+//!   clock runs fires `ticket.overdue` and `ticket.escalated` one grid level up, exactly once
+//!   even with several replicas; repeat complaints escalate at configured counts.
+//!
+//! Replicas: one consumes the stream at a time (order matters to the verdicts; see
+//! `leader`), every replica serves gRPC and fires timers.
+//!
+//! Time is read from an injectable [`Clock`], so tests move it past a deadline.
+
+mod api;
+pub mod clock;
+mod domain;
+mod error;
+pub mod escalate;
+pub mod events;
+mod extension;
+pub mod firing;
+mod leader;
+mod queries;
+mod settings;
+mod sla;
+mod store;
+pub mod timers;
+mod translate;
+
+use std::sync::Arc;
+
+use gridloop_lifecycle::Calendar;
+use gridloop_platform::inbox::ConsumerOptions;
+use gridloop_platform::service::Host;
+use gridloop_platform::{Config, Error};
+use gridloop_proto::v1::tracker_service_server::TrackerServiceServer;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use settings::Settings;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// A tracker service ready to run.
+pub struct App {
+    host: Host,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Builds the service on the system clock with settings from the environment
+    /// (`GRIDLOOP_TRACKER_*`, see [`Settings`]).
+    pub async fn build(cfg: Config, shutdown: CancellationToken) -> Result<App, Error> {
+        Self::build_with(cfg, Settings::from_env()?, Arc::new(SystemClock), shutdown).await
+    }
+
+    /// Builds the service with explicit settings and clock (tests use a [`ManualClock`]).
+    pub async fn build_with(
+        cfg: Config,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> Result<App, Error> {
+        let host = Host::start(cfg, &MIGRATOR, shutdown).await?;
+        Ok(App {
+            host,
+            settings,
+            clock,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.host.port()
+    }
+
+    /// The service's own pool (role `gridloop_tracker`).
+    pub fn pool(&self) -> &PgPool {
+        &self.host.pool
+    }
+
+    /// Runs the relay, the consumer of every event, the timer loop and the gRPC server until
+    /// shutdown.
+    pub async fn run(self) -> Result<(), Error> {
+        let App {
+            mut host,
+            settings,
+            clock,
+        } = self;
+        let calendar = Arc::new(Calendar::china_default());
+        let wake = Arc::new(Notify::new());
+        host.spawn_relay();
+        host.spawn(firing::run(
+            host.pool.clone(),
+            clock.clone(),
+            wake.clone(),
+            settings.timer_tick,
+            host.shutdown.clone(),
+        ));
+        // Every kind, one replica at a time (see `leader`), instead of `spawn_consumer`.
+        let opts = ConsumerOptions {
+            durable: host.cfg.service.clone(),
+            kinds: Vec::new(),
+            max_deliveries: host.cfg.max_deliveries,
+            ack_wait: host.cfg.ack_wait,
+        };
+        host.spawn(leader::run(
+            host.pool.clone(),
+            host.bus.clone(),
+            opts,
+            events::Tracker {
+                clock: clock.clone(),
+                settings,
+                calendar: calendar.clone(),
+                wake: wake.clone(),
+            },
+            host.shutdown.clone(),
+        ));
+        let svc = api::Api {
+            pool: host.pool.clone(),
+            clock,
+            calendar,
+            wake,
+        };
+        let server =
+            TrackerServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);
+        let routes =
+            tonic::service::Routes::new(InterceptedService::new(server, host.auth.clone()));
+        host.serve(
+            routes,
+            &[<TrackerServiceServer<api::Api> as tonic::server::NamedService>::NAME],
+        )
+        .await
+    }
+}

@@ -1,0 +1,204 @@
+//! SLA clocks of one ticket: which event starts, meets, restarts or stops which clock.
+//!
+//! - respond (签收): starts at every dispatch (a new dispatch after a return, transfer or
+//!   rework restarts it; a return or transfer stops the running one), met by `accepted`;
+//! - dispose (处置): starts at the first dispatch and is kept through returns and transfers;
+//!   a rework (`reopened`) gives the new round its own dispose clock from the reopen; met by
+//!   `disposed`; moved only by an approved extension;
+//! - feedback (回访): starts at `disposed`, met by any `feedback_recorded` (a callback was
+//!   made, reached or not);
+//! - `closed` and `merged` stop every clock.
+
+use chrono::{DateTime, Utc};
+use gridloop_lifecycle::Calendar;
+use gridloop_proto::v1::{DeadlineKind, ticket_event::Body};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::sla;
+use crate::store::Ticket;
+
+/// One clock row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Timer {
+    pub id: i64,
+    pub ticket_id: Uuid,
+    pub kind: i32,
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub met_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub extended: bool,
+    pub extension_reason: String,
+}
+
+pub const COLUMNS: &str = "id, ticket_id, kind, started_at, due_at, fired_at, met_at, \
+     cancelled_at, extended, extension_reason";
+
+impl Timer {
+    /// Whether the deadline passed without its step (or the step came late). A clock stopped
+    /// by closing counts as overdue only if it had fired.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        match (self.met_at, self.cancelled_at) {
+            (Some(met), _) => met > self.due_at,
+            (None, Some(_)) => self.fired_at.is_some(),
+            (None, None) => self.due_at <= now,
+        }
+    }
+}
+
+/// Starts a clock (replacing the live one of the same kind) due at `due_at`.
+pub async fn start(
+    tx: &mut PgConnection,
+    ticket: Uuid,
+    kind: DeadlineKind,
+    started_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> Result<(), Error> {
+    stop(tx, ticket, Some(kind), started_at).await?;
+    sqlx::query("INSERT INTO timers (ticket_id, kind, started_at, due_at) VALUES ($1, $2, $3, $4)")
+        .bind(ticket)
+        .bind(kind as i32)
+        .bind(started_at)
+        .bind(due_at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks the live clock of `kind` met at `at`.
+pub async fn meet(
+    tx: &mut PgConnection,
+    ticket: Uuid,
+    kind: DeadlineKind,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE timers SET met_at = $3 \
+         WHERE ticket_id = $1 AND kind = $2 AND met_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(ticket)
+    .bind(kind as i32)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Stops the live clock of `kind` (every live clock when `None`).
+pub async fn stop(
+    tx: &mut PgConnection,
+    ticket: Uuid,
+    kind: Option<DeadlineKind>,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE timers SET cancelled_at = $3 \
+         WHERE ticket_id = $1 AND ($2::integer IS NULL OR kind = $2) \
+           AND met_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(ticket)
+    .bind(kind.map(|k| k as i32))
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The live clock of `kind`, locked.
+pub async fn live(
+    tx: &mut PgConnection,
+    ticket: Uuid,
+    kind: DeadlineKind,
+) -> Result<Option<Timer>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM timers WHERE ticket_id = $1 AND kind = $2 \
+         AND met_at IS NULL AND cancelled_at IS NULL FOR UPDATE"
+    )))
+    .bind(ticket)
+    .bind(kind as i32)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// The latest clock of each kind, respond first.
+pub async fn latest(conn: &mut PgConnection, ticket: Uuid) -> Result<Vec<Timer>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT ON (kind) {COLUMNS} FROM timers WHERE ticket_id = $1 \
+         ORDER BY kind, id DESC"
+    )))
+    .bind(ticket)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+async fn has_any(tx: &mut PgConnection, ticket: Uuid, kind: DeadlineKind) -> Result<bool, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM timers WHERE ticket_id = $1 AND kind = $2)",
+    )
+    .bind(ticket)
+    .bind(kind as i32)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// The deadline of a `kind` clock of `t` started at `at`, by the ticket's SLA rule.
+async fn due(
+    tx: &mut PgConnection,
+    t: &Ticket,
+    at: DateTime<Utc>,
+    calendar: &Calendar,
+    kind: DeadlineKind,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let rule = sla::for_ticket(tx, &t.category_code, t.urgency).await?;
+    Ok(rule.map(|r| r.span(kind).deadline_from(at, calendar)))
+}
+
+/// Moves the clocks of `t` for an applied event. Returns true when a clock was started (the
+/// timer loop should look again).
+pub async fn follow(
+    tx: &mut PgConnection,
+    t: &Ticket,
+    body: &Body,
+    at: DateTime<Utc>,
+    calendar: &Calendar,
+) -> Result<bool, Error> {
+    let id = t.id;
+    let mut started = false;
+    match body {
+        Body::Dispatched(_) => {
+            if let Some(d) = due(tx, t, at, calendar, DeadlineKind::Respond).await? {
+                start(tx, id, DeadlineKind::Respond, at, d).await?;
+                started = true;
+            }
+            if !has_any(tx, id, DeadlineKind::Dispose).await?
+                && let Some(d) = due(tx, t, at, calendar, DeadlineKind::Dispose).await?
+            {
+                start(tx, id, DeadlineKind::Dispose, at, d).await?;
+            }
+        }
+        Body::Accepted(_) => meet(tx, id, DeadlineKind::Respond, at).await?,
+        Body::Returned(_) | Body::Transferred(_) => {
+            stop(tx, id, Some(DeadlineKind::Respond), at).await?;
+        }
+        Body::Disposed(_) => {
+            meet(tx, id, DeadlineKind::Dispose, at).await?;
+            if let Some(d) = due(tx, t, at, calendar, DeadlineKind::Feedback).await? {
+                start(tx, id, DeadlineKind::Feedback, at, d).await?;
+                started = true;
+            }
+        }
+        Body::FeedbackRecorded(_) => meet(tx, id, DeadlineKind::Feedback, at).await?,
+        Body::Reopened(_) => {
+            if let Some(d) = due(tx, t, at, calendar, DeadlineKind::Dispose).await? {
+                start(tx, id, DeadlineKind::Dispose, at, d).await?;
+                started = true;
+            }
+        }
+        Body::Closed(_) | Body::Merged(_) => stop(tx, id, None, at).await?,
+        _ => {}
+    }
+    Ok(started)
+}
