@@ -45,6 +45,26 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What a dispatch decided, before anything is written.
+#[derive(Clone, Debug)]
+pub enum Decision {
+    /// Nobody can take it (no grid at all, or nobody along the chain): `unroutable` goes out
+    /// and the ticket waits; `desk` is the grid that would have handled it.
+    Nobody {
+        cause: UnroutableCause,
+        reason: String,
+        desk: Option<GridRow>,
+    },
+    /// `choice` at `grid`; `cause` is set when a 兜底 desk took it.
+    To {
+        grid: GridRow,
+        choice: Choice,
+        cause: Option<UnroutableCause>,
+        reason: String,
+        sla: SlaClass,
+    },
+}
+
 /// Dispatches `ticket` (its row locked, `state` its current loop state). Returns whether a
 /// worker got it; when nobody can take it, `unroutable` is enqueued and the ticket waits.
 pub async fn dispatch(
@@ -55,6 +75,114 @@ pub async fn dispatch(
     target: Target,
     trigger: DispatchTrigger,
 ) -> Result<bool, Error> {
+    let (grid, choice, cause, reason, sla) = match decide(tx, ctx, ticket, target).await? {
+        Decision::Nobody {
+            cause,
+            reason,
+            desk,
+        } => {
+            if let Some(g) = &desk {
+                tracing::warn!(ticket_id = %ticket.ticket_id, grid = %g.code, %reason, "nobody can take the ticket");
+            }
+            unroutable(tx, ticket, cause, &reason, desk.as_ref()).await?;
+            return Ok(false);
+        }
+        Decision::To {
+            grid,
+            choice,
+            cause,
+            reason,
+            sla,
+        } => (grid, choice, cause, reason, sla),
+    };
+    if let Some(cause) = cause {
+        unroutable(tx, ticket, cause, &reason, Some(&grid)).await?;
+    }
+    let worker_id = choice.worker.worker_id;
+    let next = apply(
+        &state,
+        &Event::Dispatched {
+            grid: grid.code.clone(),
+            worker: worker_id.to_string(),
+        },
+    )
+    .map_err(|v| Error::Event(v.to_string()))?;
+    let attempt = ticket.attempt + 1;
+    let respond_by = sla.respond_by(ctx.now, ctx.cal);
+    let dispose_by = ticket
+        .dispose_by
+        .unwrap_or_else(|| sla.dispose_by(ctx.now, ctx.cal));
+    sqlx::query("UPDATE tasks SET current = false WHERE ticket_id = $1 AND kind = 1 AND current")
+        .bind(&ticket.ticket_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id, post, reason, attempt, \
+           fallback_desk, dispatched_at, respond_by, dispose_by, rework_count) \
+         VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&ticket.ticket_id)
+    .bind(task_state::PENDING_ACCEPT)
+    .bind(&grid.code)
+    .bind(worker_id)
+    .bind(PostKind::proto(choice.post) as i16)
+    .bind(&reason)
+    .bind(attempt)
+    .bind(cause.is_some())
+    .bind(ctx.now)
+    .bind(respond_by)
+    .bind(dispose_by)
+    .bind(next.rework_count as i32)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE tickets SET attempt = $2, dispose_by = $3, sla_class = $4 WHERE ticket_id = $1",
+    )
+    .bind(&ticket.ticket_id)
+    .bind(attempt)
+    .bind(dispose_by)
+    .bind(sla.proto() as i16)
+    .execute(&mut *tx)
+    .await?;
+    tickets::save_state(tx, &ticket.ticket_id, &next).await?;
+
+    let body = Body::Dispatched(TicketDispatched {
+        grid_code: grid.code.clone(),
+        grid_level: grid.level().proto() as i32,
+        grid_name: grid.name.clone(),
+        worker_id: worker_id.to_string(),
+        post: PostKind::proto(choice.post) as i32,
+        worker_role: i32::from(choice.worker.role),
+        reason: reason.clone(),
+        sla_class: sla.proto() as i32,
+        deadlines: Some(Deadlines {
+            respond_by: Some(gridloop_proto::ts(respond_by)),
+            dispose_by: Some(gridloop_proto::ts(dispose_by)),
+        }),
+        attempt: attempt as u32,
+        trigger: trigger as i32,
+        fallback_desk: cause.is_some(),
+        category: Some(Category {
+            code: ticket.category_code.clone(),
+            name: ticket.category_name.clone(),
+        }),
+        channel: i32::from(ticket.channel),
+        citizen_key: ticket.citizen_key.clone(),
+        rework_count: next.rework_count,
+    });
+    outbox::enqueue(tx, &outbox::new_event(PRODUCER, &ticket.ticket_id, body)).await?;
+    tracing::info!(ticket_id = %ticket.ticket_id, grid = %grid.code, %worker_id, attempt, %reason, "dispatched");
+    Ok(true)
+}
+
+/// The decision alone: the rule, the grid and the worker, read in `tx` but nothing written.
+/// Deterministic for the same state.
+pub async fn decide(
+    tx: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    ticket: &TicketRow,
+    target: Target,
+) -> Result<Decision, Error> {
     let rule = rules::get(tx, &ticket.category_code).await?;
     let level = rule.as_ref().map(|r| r.level()).unwrap_or(DEFAULT_LEVEL);
     let rule_sla = rule.as_ref().map(|r| r.sla()).unwrap_or(SlaClass::General);
@@ -72,9 +200,11 @@ pub async fn dispatch(
                 fallback,
             }) = resolve::resolve(tx, &ticket.place(), level).await?
             else {
-                let reason = "no grid configured at all".to_string();
-                unroutable(tx, ticket, UnroutableCause::NoGridMatch, &reason, None).await?;
-                return Ok(false);
+                return Ok(Decision::Nobody {
+                    cause: UnroutableCause::NoGridMatch,
+                    reason: "no grid configured at all".into(),
+                    desk: None,
+                });
             };
             notes.push(how);
             if fallback {
@@ -151,95 +281,23 @@ pub async fn dispatch(
                 Ok(c) => c,
                 Err(why) => {
                     notes.push(why);
-                    let reason = notes.join("; ");
-                    tracing::warn!(ticket_id = %ticket.ticket_id, grid = %grid.code, %reason, "nobody can take the ticket");
-                    unroutable(tx, ticket, UnroutableCause::NoWorker, &reason, Some(&grid)).await?;
-                    return Ok(false);
+                    return Ok(Decision::Nobody {
+                        cause: UnroutableCause::NoWorker,
+                        reason: notes.join("; "),
+                        desk: Some(grid),
+                    });
                 }
             }
         }
     };
     notes.push(choice.reason.clone());
-    let reason = notes.join("; ");
-    if let Some(cause) = cause {
-        unroutable(tx, ticket, cause, &reason, Some(&grid)).await?;
-    }
-
-    let worker_id = choice.worker.worker_id;
-    let next = apply(
-        &state,
-        &Event::Dispatched {
-            grid: grid.code.clone(),
-            worker: worker_id.to_string(),
-        },
-    )
-    .map_err(|v| Error::Event(v.to_string()))?;
-    let attempt = ticket.attempt + 1;
-    let respond_by = sla.respond_by(ctx.now, ctx.cal);
-    let dispose_by = ticket
-        .dispose_by
-        .unwrap_or_else(|| sla.dispose_by(ctx.now, ctx.cal));
-    sqlx::query("UPDATE tasks SET current = false WHERE ticket_id = $1 AND kind = 1 AND current")
-        .bind(&ticket.ticket_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id, post, reason, attempt, \
-           fallback_desk, dispatched_at, respond_by, dispose_by, rework_count) \
-         VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(&ticket.ticket_id)
-    .bind(task_state::PENDING_ACCEPT)
-    .bind(&grid.code)
-    .bind(worker_id)
-    .bind(PostKind::proto(choice.post) as i16)
-    .bind(&reason)
-    .bind(attempt)
-    .bind(cause.is_some())
-    .bind(ctx.now)
-    .bind(respond_by)
-    .bind(dispose_by)
-    .bind(next.rework_count as i32)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE tickets SET attempt = $2, dispose_by = $3, sla_class = $4 WHERE ticket_id = $1",
-    )
-    .bind(&ticket.ticket_id)
-    .bind(attempt)
-    .bind(dispose_by)
-    .bind(sla.proto() as i16)
-    .execute(&mut *tx)
-    .await?;
-    tickets::save_state(tx, &ticket.ticket_id, &next).await?;
-
-    let body = Body::Dispatched(TicketDispatched {
-        grid_code: grid.code.clone(),
-        grid_level: grid.level().proto() as i32,
-        grid_name: grid.name.clone(),
-        worker_id: worker_id.to_string(),
-        post: PostKind::proto(choice.post) as i32,
-        worker_role: i32::from(choice.worker.role),
-        reason: reason.clone(),
-        sla_class: sla.proto() as i32,
-        deadlines: Some(Deadlines {
-            respond_by: Some(gridloop_proto::ts(respond_by)),
-            dispose_by: Some(gridloop_proto::ts(dispose_by)),
-        }),
-        attempt: attempt as u32,
-        trigger: trigger as i32,
-        fallback_desk: cause.is_some(),
-        category: Some(Category {
-            code: ticket.category_code.clone(),
-            name: ticket.category_name.clone(),
-        }),
-        channel: i32::from(ticket.channel),
-        citizen_key: ticket.citizen_key.clone(),
-        rework_count: next.rework_count,
-    });
-    outbox::enqueue(tx, &outbox::new_event(PRODUCER, &ticket.ticket_id, body)).await?;
-    tracing::info!(ticket_id = %ticket.ticket_id, grid = %grid.code, %worker_id, attempt, %reason, "dispatched");
-    Ok(true)
+    Ok(Decision::To {
+        grid,
+        choice,
+        cause,
+        reason: notes.join("; "),
+        sla,
+    })
 }
 
 async fn lifted(
