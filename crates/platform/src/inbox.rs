@@ -34,6 +34,18 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a;
 }
 
+impl<H: Handler> Handler for std::sync::Arc<H> {
+    type Error = H::Error;
+
+    fn handle<'a>(
+        &'a self,
+        event: &'a TicketEvent,
+        tx: &'a mut PgConnection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
+        (**self).handle(event, tx)
+    }
+}
+
 /// Settings of a [`Consumer`].
 #[derive(Clone, Debug)]
 pub struct ConsumerOptions {

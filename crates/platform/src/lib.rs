@@ -5,6 +5,7 @@
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;
 //! - [`inbox`]: a durable consumer that applies each event exactly once per service;
+//! - [`leader`]: one consuming replica per service at a time, so a ticket's events apply in order;
 //! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
@@ -20,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod inbox;
+pub mod leader;
 pub mod nats;
 pub mod outbox;
 pub mod service;

@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::auth::Authenticator;
-use crate::inbox::{Consumer, ConsumerOptions, Handler};
+use crate::inbox::{ConsumerOptions, Handler};
 use crate::nats::Bus;
 use crate::outbox::{Relay, RelayOptions};
-use crate::{Config, Error, db, grpc};
+use crate::{Config, Error, db, grpc, leader};
 
 /// A service being started: its resources, its listener and its background loops.
 pub struct Host {
@@ -81,6 +81,7 @@ impl Host {
     }
 
     /// Runs the service's durable consumer for `kinds` (empty: every event) until shutdown.
+    /// Of several replicas, one consumes at a time (see [`crate::leader`]).
     pub fn spawn_consumer<H: Handler>(&mut self, kinds: &[&str], handler: H) {
         let opts = ConsumerOptions {
             durable: self.cfg.service.clone(),
@@ -88,8 +89,13 @@ impl Host {
             max_deliveries: self.cfg.max_deliveries,
             ack_wait: self.cfg.ack_wait,
         };
-        let consumer = Consumer::new(self.pool.clone(), self.bus.clone(), opts, handler);
-        self.tasks.spawn(consumer.run(self.shutdown.clone()));
+        self.tasks.spawn(leader::run(
+            self.pool.clone(),
+            self.bus.clone(),
+            opts,
+            handler,
+            self.shutdown.clone(),
+        ));
     }
 
     /// Runs any other loop of the service (timers, HTTP pages) under the same shutdown.

@@ -15,8 +15,8 @@
 //!   clock runs fires `ticket.overdue` and `ticket.escalated` one grid level up, exactly once
 //!   even with several replicas; repeat complaints escalate at configured counts.
 //!
-//! Replicas: one consumes the stream at a time (order matters to the verdicts; see
-//! `leader`), every replica serves gRPC and fires timers.
+//! Replicas: one consumes the stream at a time (order matters to the verdicts; the platform's
+//! `leader` module elects it), every replica serves gRPC and fires timers.
 //!
 //! Time is read from an injectable [`Clock`], so tests move it past a deadline.
 
@@ -28,7 +28,6 @@ pub mod escalate;
 pub mod events;
 mod extension;
 pub mod firing;
-mod leader;
 mod queries;
 mod settings;
 mod sla;
@@ -39,7 +38,6 @@ mod translate;
 use std::sync::Arc;
 
 use gridloop_lifecycle::Calendar;
-use gridloop_platform::inbox::ConsumerOptions;
 use gridloop_platform::service::Host;
 use gridloop_platform::{Config, Error};
 use gridloop_proto::v1::tracker_service_server::TrackerServiceServer;
@@ -110,25 +108,17 @@ impl App {
             settings.timer_tick,
             host.shutdown.clone(),
         ));
-        // Every kind, one replica at a time (see `leader`), instead of `spawn_consumer`.
-        let opts = ConsumerOptions {
-            durable: host.cfg.service.clone(),
-            kinds: Vec::new(),
-            max_deliveries: host.cfg.max_deliveries,
-            ack_wait: host.cfg.ack_wait,
-        };
-        host.spawn(leader::run(
-            host.pool.clone(),
-            host.bus.clone(),
-            opts,
+        // Every kind; the platform lets one replica consume at a time, so verdicts see the
+        // stream's order.
+        host.spawn_consumer(
+            &[],
             events::Tracker {
                 clock: clock.clone(),
                 settings,
                 calendar: calendar.clone(),
                 wake: wake.clone(),
             },
-            host.shutdown.clone(),
-        ));
+        );
         let svc = api::Api {
             pool: host.pool.clone(),
             clock,
