@@ -1,0 +1,37 @@
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STACK := deploy/local/stack.sh
+
+.PHONY: help build run test lint bench fmt stack-up stack-down stack-status
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
+
+build: ## build every crate, tests and benches included
+	cargo build --workspace --all-targets
+
+run: ## start the local stack and every service, logs prefixed; Ctrl-C stops the services
+	deploy/local/run.sh
+
+test: stack-up ## start the local stack, then run the whole test suite
+	. .local/env && cargo test --workspace
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench: stack-up ## start the local stack, then run the benchmarks (figures: docs/benchmarks.md)
+	. .local/env && cargo bench --workspace
+
+fmt: ## format the code
+	cargo fmt --all
+
+stack-up: ## start PostgreSQL and NATS JetStream for local use (idempotent), write .local/env
+	$(STACK) up
+
+stack-down: ## stop the PostgreSQL and NATS that stack-up started
+	$(STACK) down
+
+stack-status: ## show what the local stack is running
+	$(STACK) status
