@@ -7,9 +7,16 @@ use clap::{Args, Parser, Subcommand};
 pub use crate::choices::*;
 use crate::timefmt::{Instant, parse_date, parse_instant, parse_ttl};
 
+const AFTER_HELP: &str = "\
+Credentials: --token or GRIDLOOP_TOKEN; or --as ROLE[:SUB] [--as-grid CODE]... mints a
+10-minute token when GRIDLOOP_JWT_SECRET is set (local stack: `. .local/env`).
+Addresses: GRIDLOOP_{INTAKE,ROUTING,CLOSURE,TRACKER,REPORTS}_ADDR (default 127.0.0.1:50051..50055).
+Exit codes: 0 ok, 1 other, 2 usage, 3 not found, 4 refused (invalid argument, failed
+precondition, permission, authentication, already exists), 5 unavailable.";
+
 /// gridloop's command-line client: submit tickets, work tasks, close the loop, read reports.
 #[derive(Debug, Parser)]
-#[command(name = "gridloopctl", version, about, long_about = None)]
+#[command(name = "gridloopctl", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -113,14 +113,20 @@ async fn import(
                 Err(status) => {
                     // Earlier batches are committed; say exactly which grids the field
                     // indexes (grids[i]) of the error refer to.
-                    let first = n * batch + 1;
-                    eprintln!(
-                        "batch {}/{batches} (grids {first}..{} in file order, parents first) was refused; \
-                         the {} grids before it are stored. grids[i] below counts from grid {first}.",
-                        n + 1,
-                        first + chunk.len() - 1,
-                        n * batch,
-                    );
+                    if n > 0 {
+                        eprintln!(
+                            "note: batches 1..{n} ({} grids) are stored; batch {}/{batches} was not",
+                            n * batch,
+                            n + 1
+                        );
+                    }
+                    if status.code() == tonic::Code::InvalidArgument {
+                        eprintln!(
+                            "note: grids[i] counts from grid {} of the file in import order \
+                             (parents first)",
+                            n * batch + 1
+                        );
+                    }
                     return Err(c.err(status));
                 }
             }
