@@ -1,0 +1,396 @@
+//! The HTML report page for leaders, served over HTTP beside the gRPC port. One GET renders
+//! a totals table, a table per grid, closure and satisfaction trends and a closure-rate
+//! ranking as server-side SVG; no JavaScript.
+//!
+//! Query parameters: `token` (or an `Authorization: Bearer` header; role leader, supervisor
+//! or admin), `grid` (subtree root; empty for all), `period` (day, week, month, quarter or
+//! year; default month), `date` (YYYY-MM-DD inside the period; default today), or `from` and
+//! `to` (YYYY-MM-DD, a custom range instead of the period), `level` (town, village or group:
+//! the rows; default the root's children).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use gridloop_platform::ApiError;
+use gridloop_platform::auth::{Authenticator, Caller};
+use gridloop_proto::v1::{self as pb, GridLevel, PeriodUnit, RankBy, ReportDimension};
+use sqlx::PgPool;
+
+use crate::domain::{self, Filter};
+use crate::{report, svg};
+
+#[derive(Clone)]
+pub struct Web {
+    pub pool: PgPool,
+    pub auth: Authenticator,
+}
+
+pub fn router(web: Web) -> Router {
+    Router::new().route("/", get(page)).with_state(web)
+}
+
+/// HTML-escapes text.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn error_page(code: StatusCode, msg: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>报表</title><body><p id=\"error\">{}</p></body></html>",
+        esc(msg)
+    );
+    (code, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+fn api_error(e: ApiError) -> Response {
+    let code = match &e {
+        ApiError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if code == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, "report page failed");
+        return error_page(code, "报表暂时无法生成");
+    }
+    error_page(code, &e.to_string())
+}
+
+fn caller(web: &Web, q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let token = q.get("token").cloned().or_else(|| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
+    });
+    let token = token.ok_or_else(|| ApiError::Unauthenticated("token required".into()))?;
+    web.auth
+        .verify(&token, chrono::Utc::now().timestamp())
+        .map_err(|e| ApiError::Unauthenticated(e.to_string()))
+}
+
+fn parse_date(q: &HashMap<String, String>, key: &str) -> Result<Option<NaiveDate>, ApiError> {
+    q.get(key)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| ApiError::invalid(key, "not a date (YYYY-MM-DD)"))
+        })
+        .transpose()
+}
+
+fn unit_of(s: &str) -> Result<PeriodUnit, ApiError> {
+    Ok(match s {
+        "day" => PeriodUnit::Day,
+        "week" => PeriodUnit::Week,
+        "" | "month" => PeriodUnit::Month,
+        "quarter" => PeriodUnit::Quarter,
+        "year" => PeriodUnit::Year,
+        _ => {
+            return Err(ApiError::invalid(
+                "period",
+                "day, week, month, quarter or year",
+            ));
+        }
+    })
+}
+
+fn level_param(s: &str) -> Result<GridLevel, ApiError> {
+    Ok(match s {
+        "" => GridLevel::Unspecified,
+        "town" => GridLevel::Town,
+        "village" => GridLevel::Village,
+        "group" => GridLevel::Group,
+        _ => return Err(ApiError::invalid("level", "town, village or group")),
+    })
+}
+
+async fn page(
+    State(web): State<Web>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    match render(&web, &q, &headers).await {
+        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => api_error(e),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}%", x * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn hours(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "—".into())
+}
+
+/// The cells of one table row: (field, shown text, exact value).
+pub fn cells(i: &pb::Indicators) -> Vec<(&'static str, String, String)> {
+    let n = |f: &'static str, v: u64| (f, v.to_string(), v.to_string());
+    let r = |f: &'static str, v: Option<f64>, shown: String| {
+        (f, shown, v.map(|x| x.to_string()).unwrap_or_default())
+    };
+    vec![
+        n("received", i.received),
+        n("dispatched", i.dispatched),
+        n("merged", i.merged),
+        n("closed", i.closed),
+        n("open", i.open),
+        n("open_overdue", i.open_overdue),
+        r("response_rate", i.response_rate, pct(i.response_rate)),
+        r("closure_rate", i.closure_rate, pct(i.closure_rate)),
+        r(
+            "on_time_closure_rate",
+            i.on_time_closure_rate,
+            pct(i.on_time_closure_rate),
+        ),
+        r(
+            "satisfaction_rate",
+            i.satisfaction_rate,
+            pct(i.satisfaction_rate),
+        ),
+        r("rework_rate", i.rework_rate, pct(i.rework_rate)),
+        r(
+            "avg_handling_working_hours",
+            i.avg_handling_working_hours,
+            hours(i.avg_handling_working_hours),
+        ),
+        r(
+            "p90_handling_working_hours",
+            i.p90_handling_working_hours,
+            hours(i.p90_handling_working_hours),
+        ),
+    ]
+}
+
+const HEADS: &[&str] = &[
+    "受理",
+    "派单",
+    "重复诉求",
+    "办结",
+    "未办结",
+    "超期未办结",
+    "响应率",
+    "办结率",
+    "按时办结率",
+    "满意率",
+    "返工率",
+    "平均办理(工时)",
+    "P90办理(工时)",
+];
+
+async fn render(
+    web: &Web,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    let caller = caller(web, q, headers)?;
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let filter_pb = pb::ReportFilter {
+        grid_code: get("grid").to_string(),
+        ..Default::default()
+    };
+    let filter = Filter::parse(Some(&filter_pb), &caller)?;
+    let unit = unit_of(get("period"))?;
+    let dates = match (parse_date(q, "from")?, parse_date(q, "to")?) {
+        (Some(s), Some(e)) => domain::custom(&domain::range_pb(s, e), "from")?,
+        (None, None) => {
+            let anchor = parse_date(q, "date")?.unwrap_or_else(domain::today);
+            domain::period_of(unit, anchor)
+                .ok_or_else(|| ApiError::invalid("date", "out of range"))?
+        }
+        _ => return Err(ApiError::invalid("from", "give both from and to")),
+    };
+    let level = match level_param(get("level"))? {
+        GridLevel::Unspecified => domain::row_level(&filter.root, 0, "level")?,
+        l => domain::row_level(&filter.root, l as i32, "level")?,
+    };
+    let rep = report::report(&web.pool, &filter, dates, ReportDimension::Grid, level).await?;
+    // Trend: the twelve periods (thirty days) up to the end of the report's range.
+    let back = match unit {
+        PeriodUnit::Day => 29,
+        PeriodUnit::Year => 4,
+        _ => 11,
+    };
+    let mut start = dates.1;
+    for _ in 0..back {
+        let (s, _) = domain::period_of(unit, start)
+            .ok_or_else(|| ApiError::invalid("date", "out of range"))?;
+        start = s.pred_opt().unwrap_or(s);
+    }
+    let trend = report::trend(&web.pool, &filter, unit, (start, dates.1)).await?;
+    let ranking = report::ranking(&web.pool, &filter, dates, level, RankBy::ClosureRate, 0).await?;
+    Ok(html(get, &rep, &trend, &ranking))
+}
+
+fn date_text(d: Option<&pb::Date>) -> String {
+    d.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+        .unwrap_or_default()
+}
+
+fn row_html(
+    out: &mut String,
+    attrs: &str,
+    label: &str,
+    i: &pb::Indicators,
+    id_prefix: Option<&str>,
+) {
+    let _ = write!(out, "<tr {attrs}><th scope=\"row\">{}</th>", esc(label));
+    for (field, shown, value) in cells(i) {
+        let id = id_prefix
+            .map(|p| format!(" id=\"{p}{field}\""))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<td{id} data-field=\"{field}\" data-value=\"{value}\">{shown}</td>"
+        );
+    }
+    out.push_str("</tr>");
+}
+
+fn html<'a>(
+    get: impl Fn(&str) -> &'a str,
+    rep: &pb::GetReportResponse,
+    trend: &pb::GetTrendResponse,
+    ranking: &pb::GetRankingResponse,
+) -> String {
+    let dates = rep.dates.unwrap_or_default();
+    let (from, to) = (
+        date_text(dates.start.as_ref()),
+        date_text(dates.end.as_ref()),
+    );
+    let as_of = rep
+        .as_of
+        .as_ref()
+        .and_then(gridloop_proto::from_ts)
+        .map(|t| {
+            t.with_timezone(&domain::shanghai())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "—".into());
+    let mut s = String::with_capacity(32 * 1024);
+    let _ = write!(
+        s,
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{name} 诉求办理报表 {from}–{to}</title>
+<style>body{{font-family:"Noto Sans CJK SC","Noto Sans SC",sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse;margin:8px 0 20px}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right;font-size:13px}}th[scope=row]{{text-align:left}}thead th{{background:#f3f4f6}}.charts{{display:flex;flex-wrap:wrap;gap:16px}}figure{{margin:0}}figcaption{{font-weight:bold;margin-bottom:4px}}form{{margin:12px 0}}</style></head><body>
+<h1 id="title" data-grid="{code}">{name} 诉求办理报表</h1>
+<p id="range" data-from="{from}" data-to="{to}">受理日期 {from} 至 {to}（北京时间）；数据截至 {as_of}</p>
+<form method="get" action="/"><input type="hidden" name="token" value="{token}">网格 <input name="grid" value="{code}"> 周期 <select name="period">"#,
+        name = esc(&rep.grid_name),
+        code = esc(&rep.grid_code),
+        token = esc(get("token")),
+    );
+    for (v, l) in [
+        ("day", "日"),
+        ("week", "周"),
+        ("month", "月"),
+        ("quarter", "季"),
+        ("year", "年"),
+    ] {
+        let sel = if get("period") == v || (get("period").is_empty() && v == "month") {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
+    }
+    let _ = write!(
+        s,
+        r#"</select> 日期 <input name="date" type="date" value="{}"> <button type="submit">查看</button></form>"#,
+        esc(get("date"))
+    );
+    let head: String = HEADS.iter().map(|h| format!("<th>{h}</th>")).collect();
+    let _ = write!(
+        s,
+        "<h2>合计</h2><table id=\"totals\"><thead><tr><th></th>{head}</tr></thead><tbody>"
+    );
+    row_html(
+        &mut s,
+        "data-key=\"total\"",
+        "合计",
+        &rep.totals.unwrap_or_default(),
+        Some("total-"),
+    );
+    let _ = write!(
+        s,
+        "</tbody></table><h2>分网格</h2><table id=\"rows\"><thead><tr><th>网格</th>{head}</tr></thead><tbody>"
+    );
+    for r in &rep.rows {
+        let attrs = format!("data-key=\"{}\"", esc(&r.key));
+        row_html(
+            &mut s,
+            &attrs,
+            &r.label,
+            &r.indicators.unwrap_or_default(),
+            None,
+        );
+    }
+    s.push_str("</tbody></table><h2>趋势</h2><div class=\"charts\">");
+    let series = |pick: fn(&pb::Indicators) -> Option<f64>| -> Vec<(String, Option<f64>)> {
+        trend
+            .points
+            .iter()
+            .map(|p| {
+                let d = p.dates.unwrap_or_default();
+                (
+                    date_text(d.start.as_ref()),
+                    p.indicators.as_ref().and_then(pick),
+                )
+            })
+            .collect()
+    };
+    let _ = write!(
+        s,
+        "<figure><figcaption>办结率</figcaption>{}</figure><figure><figcaption>满意率</figcaption>{}</figure></div>",
+        svg::line_chart("trend-closure", "办结率趋势", &series(|i| i.closure_rate)),
+        svg::line_chart(
+            "trend-satisfaction",
+            "满意率趋势",
+            &series(|i| i.satisfaction_rate)
+        ),
+    );
+    let bars: Vec<(String, f64)> = ranking
+        .ranked
+        .iter()
+        .map(|e| {
+            (
+                format!("{}. {}", e.rank, e.grid_name),
+                e.value.unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let _ = write!(
+        s,
+        "<h2>办结率排名</h2><p>样本不少于 {} 件的网格参与排名；其余 {} 个网格样本不足，不排名。</p><figure>{}</figure><ol id=\"ranking\">",
+        ranking.min_sample,
+        ranking.unranked.len(),
+        svg::bar_chart("ranking-chart", "办结率排名", &bars)
+    );
+    for e in &ranking.ranked {
+        let _ = write!(
+            s,
+            "<li data-grid=\"{}\" data-rank=\"{}\" data-value=\"{}\">{} {}</li>",
+            esc(&e.grid_code),
+            e.rank,
+            e.value.map(|v| v.to_string()).unwrap_or_default(),
+            esc(&e.grid_name),
+            pct(e.value)
+        );
+    }
+    s.push_str("</ol></body></html>");
+    s
+}
