@@ -1,0 +1,99 @@
+//! Bounded waits. Events travel asynchronously (outbox → stream → each consumer's inbox), so a
+//! test waits for an outcome rather than sleeping a fixed time; every wait has a limit and
+//! panics saying what it waited for and what it saw last.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::System;
+
+/// How long any single wait may take before the test fails.
+pub const LIMIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Polls `check` until it returns `Ok`; panics after [`LIMIT`] with `what` and the last `Err`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) => {
+                if tokio::time::Instant::now() > deadline {
+                    panic!("timed out after {LIMIT:?} waiting for {what}; last seen: {last}");
+                }
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The services that publish (every one has an outbox) and those that consume.
+const OUTBOXES: &[&str] = &["intake", "routing", "closure", "tracker", "reports"];
+const CONSUMERS: &[&str] = &["routing", "closure", "tracker", "reports"];
+
+impl System {
+    /// Waits until the system is quiet: no unsent outbox row in any service, and every
+    /// consumer has acknowledged every event on the stream, with the stream unchanged while
+    /// this was checked. Everything caused by the RPCs made so far has then happened in every
+    /// service (the tracker's timers aside, which fire on the clock).
+    pub async fn settle(&self) {
+        eventually("every outbox drained and every consumer caught up", || {
+            self.quiet()
+        })
+        .await
+    }
+
+    async fn quiet(&self) -> Result<(), String> {
+        let before = self.last_sequence().await?;
+        let stream = self
+            .js
+            .get_stream(&self.env.stream)
+            .await
+            .map_err(|e| format!("stream: {e}"))?;
+        for name in CONSUMERS {
+            let info = match stream.consumer_info(*name).await {
+                Ok(i) => i,
+                Err(e) => return Err(format!("consumer {name} not there yet: {e}")),
+            };
+            if info.num_pending > 0 || info.num_ack_pending > 0 {
+                return Err(format!(
+                    "{name}: {} pending, {} unacknowledged",
+                    info.num_pending, info.num_ack_pending
+                ));
+            }
+        }
+        for schema in OUTBOXES {
+            let unsent: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
+            )))
+            .fetch_one(&self.db)
+            .await
+            .map_err(|e| format!("{schema}.outbox: {e}"))?;
+            if unsent > 0 {
+                return Err(format!("{schema}: {unsent} unsent outbox row(s)"));
+            }
+        }
+        let after = self.last_sequence().await?;
+        if before != after {
+            return Err(format!("stream moved from {before} to {after}"));
+        }
+        Ok(())
+    }
+
+    async fn last_sequence(&self) -> Result<u64, String> {
+        let mut stream = self
+            .js
+            .get_stream(&self.env.stream)
+            .await
+            .map_err(|e| format!("stream: {e}"))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| format!("stream info: {e}"))?;
+        Ok(info.state.last_sequence)
+    }
+}

@@ -1,0 +1,493 @@
+//! The loop's steps as the real callers make them — the 12345 desk, the device gateway, the
+//! citizen app, a worker's mobile backend, a supervisor, a leader — and the reads that check
+//! where a ticket stands in each service.
+
+use chrono::{DateTime, Utc};
+use gridloop_proto::v1::*;
+
+use crate::System;
+use crate::settle::eventually;
+use crate::tokens::{self, admin, leader, operator, req, service, supervisor};
+
+/// Evidence every disposal carries.
+pub const EVIDENCE: &str = "https://img.example.cn/evidence/1.jpg";
+
+fn now_ts() -> prost_types::Timestamp {
+    gridloop_proto::ts(Utc::now())
+}
+
+impl System {
+    /// 12345: the operator submits a call's ticket with the caller's phone, at `grid`.
+    pub async fn submit_hotline(
+        &self,
+        work_order: &str,
+        phone: &str,
+        grid: &str,
+        category: &str,
+    ) -> SubmitTicketResponse {
+        self.remember_secret(phone);
+        self.remember_secret("李秀英");
+        let r = SubmitHotlineTicketRequest {
+            external_id: work_order.into(),
+            operator_id: tokens::OPERATOR_ID.into(),
+            caller_phone: phone.into(),
+            caller_name: Some("李秀英".into()),
+            address: "城关镇幸福村1组12号".into(),
+            grid_code: grid.into(),
+            category_code: category.into(),
+            urgency: Urgency::Unspecified as i32,
+            content: "楼上邻居深夜噪音扰民".into(),
+            recording_url: "https://rec.example.cn/12345/a.mp3".into(),
+            received_at: Some(now_ts()),
+        };
+        self.intake
+            .clone()
+            .submit_hotline_ticket(req(r, &operator()))
+            .await
+            .expect("hotline submission")
+            .into_inner()
+    }
+
+    /// Registers a one-key call device for a household in `grid`.
+    pub async fn register_device(&self, device_id: &str, phone: &str, grid: &str) -> Device {
+        self.remember_secret(phone);
+        self.remember_secret("王桂兰");
+        let r = RegisterDeviceRequest {
+            device_id: device_id.into(),
+            address: "城关镇幸福村1组3号".into(),
+            grid_code: grid.into(),
+            contact_phone: phone.into(),
+            contact_name: "王桂兰".into(),
+            flags: vec![HouseholdFlag::ElderlyLivingAlone as i32],
+            point: None,
+        };
+        self.intake
+            .clone()
+            .register_device(req(r, &admin()))
+            .await
+            .expect("device registration")
+            .into_inner()
+            .device
+            .expect("the registered device")
+    }
+
+    /// The device gateway reports a button press.
+    pub async fn press(&self, device_id: &str, press_id: &str) -> SubmitTicketResponse {
+        let r = SubmitOneKeyCallRequest {
+            device_id: device_id.into(),
+            press_id: press_id.into(),
+            pressed_at: Some(now_ts()),
+            voice_note_url: String::new(),
+        };
+        self.intake
+            .clone()
+            .submit_one_key_call(req(r, &service()))
+            .await
+            .expect("one-key call")
+            .into_inner()
+    }
+
+    /// The citizen submits from the app, locating the matter by address only.
+    pub async fn submit_app(
+        &self,
+        submission: &str,
+        phone: &str,
+        category: &str,
+        address: &str,
+    ) -> SubmitTicketResponse {
+        self.remember_secret(phone);
+        let r = SubmitAppTicketRequest {
+            channel: Channel::App as i32,
+            submission_id: submission.into(),
+            citizen_phone: phone.into(),
+            citizen_name: None,
+            content: "垃圾堆放多日无人清运".into(),
+            category_code: category.into(),
+            photo_urls: vec!["https://img.example.cn/app/1.jpg".into()],
+            point: None,
+            address: address.into(),
+            submitted_at: Some(now_ts()),
+        };
+        let citizen = tokens::citizen(&self.citizen_key(phone));
+        self.intake
+            .clone()
+            .submit_app_ticket(req(r, &citizen))
+            .await
+            .expect("app submission")
+            .into_inner()
+    }
+
+    /// A grid worker reports what they found on patrol in `grid`, one of their posts.
+    pub async fn patrol(
+        &self,
+        worker_id: &str,
+        grid: &str,
+        finding: &str,
+        category: &str,
+    ) -> SubmitTicketResponse {
+        let r = ReportPatrolFindingRequest {
+            finding_id: finding.into(),
+            grid_code: grid.into(),
+            category_code: category.into(),
+            urgency: Urgency::Unspecified as i32,
+            content: "村口变压器围栏破损".into(),
+            photo_urls: vec!["https://img.example.cn/patrol/1.jpg".into()],
+            location: Some(Location {
+                point: None,
+                address: "幸福村村口".into(),
+                grid_code: grid.into(),
+            }),
+            found_at: Some(now_ts()),
+        };
+        self.intake
+            .clone()
+            .report_patrol_finding(req(r, &tokens::worker(worker_id, &[grid])))
+            .await
+            .expect("patrol finding")
+            .into_inner()
+    }
+
+    /// Routing's current task of `ticket`, as a county supervisor sees it.
+    pub async fn task(&self, ticket: &str) -> Task {
+        self.routing
+            .clone()
+            .get_task(req(
+                GetTaskRequest {
+                    ticket_id: ticket.into(),
+                },
+                &supervisor(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("task of {ticket}: {e}"))
+            .into_inner()
+            .task
+            .expect("a task")
+    }
+
+    /// Settles, then returns the task, asserting routing dispatched `ticket` to `worker` at
+    /// `grid` as attempt `attempt`.
+    pub async fn expect_dispatch(
+        &self,
+        ticket: &str,
+        attempt: u32,
+        grid: &str,
+        worker: &str,
+    ) -> Task {
+        self.settle().await;
+        let t = self.task(ticket).await;
+        assert_eq!(
+            (t.attempt, t.grid_code.as_str(), t.worker_id.as_str()),
+            (attempt, grid, worker),
+            "dispatch of {ticket}: {}",
+            t.dispatch_reason
+        );
+        assert_eq!(t.state(), TaskState::PendingAccept);
+        t
+    }
+
+    /// 签收 by `worker`.
+    pub async fn accept(&self, worker: &str, ticket: &str) -> Task {
+        self.routing
+            .clone()
+            .accept_task(req(
+                AcceptTaskRequest {
+                    ticket_id: ticket.into(),
+                },
+                &tokens::worker(worker, &[]),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("accept {ticket}: {e}"))
+            .into_inner()
+            .task
+            .expect("the accepted task")
+    }
+
+    /// 退单 by `worker`: not their grid.
+    pub async fn return_task(&self, worker: &str, ticket: &str) -> ReturnTaskResponse {
+        self.routing
+            .clone()
+            .return_task(req(
+                ReturnTaskRequest {
+                    ticket_id: ticket.into(),
+                    reason: ReturnReason::NotMyGrid as i32,
+                    reason_text: "不属本组".into(),
+                },
+                &tokens::worker(worker, &[]),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("return {ticket}: {e}"))
+            .into_inner()
+    }
+
+    /// 转办 by `worker` to `to_grid`.
+    pub async fn transfer(
+        &self,
+        worker: &str,
+        ticket: &str,
+        to_grid: &str,
+    ) -> TransferTaskResponse {
+        self.routing
+            .clone()
+            .transfer_task(req(
+                TransferTaskRequest {
+                    ticket_id: ticket.into(),
+                    to_grid_code: to_grid.into(),
+                    reason: "事发地属和平村".into(),
+                },
+                &tokens::worker(worker, &[]),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("transfer {ticket}: {e}"))
+            .into_inner()
+    }
+
+    /// 处置 by `worker`: resolved, with evidence.
+    pub async fn dispose(&self, worker: &str, ticket: &str) -> SubmitDisposalResponse {
+        self.closure
+            .clone()
+            .submit_disposal(req(
+                SubmitDisposalRequest {
+                    ticket_id: ticket.into(),
+                    disposal_type: DisposalType::Resolved as i32,
+                    result: "已上门协调，问题解决".into(),
+                    evidence_urls: vec![EVIDENCE.into()],
+                    disposed_at: Some(now_ts()),
+                    unresolvable_reason: String::new(),
+                },
+                &tokens::worker(worker, &[]),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("dispose {ticket}: {e}"))
+            .into_inner()
+    }
+
+    /// 好差评 with `token` (the citizen, or the app backend).
+    pub async fn rate(&self, token: &str, ticket: &str, rating: Rating) -> SubmitFeedbackResponse {
+        self.closure
+            .clone()
+            .submit_feedback(req(
+                SubmitFeedbackRequest {
+                    ticket_id: ticket.into(),
+                    rating: rating as i32,
+                    comment: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("feedback on {ticket}: {e}"))
+            .into_inner()
+    }
+
+    /// 回访: the 12345 operator reaches the caller, who gives `rating`.
+    pub async fn callback(&self, ticket: &str, rating: Rating) -> RecordCallbackResponse {
+        self.closure
+            .clone()
+            .record_callback(req(
+                RecordCallbackRequest {
+                    ticket_id: ticket.into(),
+                    reached: true,
+                    rating: rating as i32,
+                    notes: "电话回访".into(),
+                    called_at: Some(now_ts()),
+                },
+                &operator(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("callback on {ticket}: {e}"))
+            .into_inner()
+    }
+
+    /// Accept, dispose and rate `rating` with `rater`, settling between steps (each step's
+    /// service must have seen the step before it).
+    pub async fn work_and_rate(
+        &self,
+        worker: &str,
+        ticket: &str,
+        rater: &str,
+        rating: Rating,
+    ) -> SubmitFeedbackResponse {
+        self.accept(worker, ticket).await;
+        self.settle().await;
+        let d = self.dispose(worker, ticket).await;
+        assert_eq!(d.state(), LifecycleState::Disposed);
+        self.settle().await;
+        let fb = self.rate(rater, ticket, rating).await;
+        self.settle().await;
+        fb
+    }
+
+    /// The tracker's timeline of `ticket`, every page, oldest first.
+    pub async fn timeline(&self, ticket: &str) -> Vec<tracker_entry::Entry> {
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .tracker
+                .clone()
+                .get_timeline(req(
+                    GetTimelineRequest {
+                        ticket_id: ticket.into(),
+                        page_size: 100,
+                        page_token,
+                    },
+                    &supervisor(),
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("timeline of {ticket}: {e}"))
+                .into_inner();
+            out.extend(page.entries);
+            if page.next_page_token.is_empty() {
+                return out;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The kinds of `ticket`'s timeline entries, oldest first.
+    pub async fn timeline_kinds(&self, ticket: &str) -> Vec<String> {
+        self.timeline(ticket)
+            .await
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    /// Where the tracker says `ticket` stands.
+    pub async fn loop_status(&self, ticket: &str) -> LoopStatus {
+        self.tracker
+            .clone()
+            .get_loop_status(req(
+                GetLoopStatusRequest {
+                    ticket_id: ticket.into(),
+                },
+                &supervisor(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("loop status of {ticket}: {e}"))
+            .into_inner()
+            .status
+            .expect("a status")
+    }
+
+    /// Closure's view of `ticket`.
+    pub async fn closure_of(&self, ticket: &str) -> GetClosureResponse {
+        self.closure
+            .clone()
+            .get_closure(req(
+                GetClosureRequest {
+                    ticket_id: ticket.into(),
+                },
+                &supervisor(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("closure of {ticket}: {e}"))
+            .into_inner()
+    }
+
+    /// The ledger's write-offs of `ticket` in the whole county, every page.
+    pub async fn ledger_entries(&self, ticket: &str) -> Vec<LedgerEntry> {
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .closure
+                .clone()
+                .get_ledger(req(
+                    GetLedgerRequest {
+                        grid_code: crate::county::COUNTY.into(),
+                        dates: None,
+                        page_size: 100,
+                        page_token,
+                    },
+                    &leader_with_county(),
+                ))
+                .await
+                .expect("ledger")
+                .into_inner();
+            out.extend(page.entries.into_iter().filter(|e| e.ticket_id == ticket));
+            if page.next_page_token.is_empty() {
+                return out;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The report of `root`'s subtree over tickets received since the system started (in
+    /// Asia/Shanghai dates), broken down by `dimension` (`level`: rows' grid level).
+    pub async fn report(
+        &self,
+        root: &str,
+        dimension: ReportDimension,
+        level: GridLevel,
+    ) -> GetReportResponse {
+        let r = GetReportRequest {
+            filter: Some(ReportFilter {
+                grid_code: root.into(),
+                ..Default::default()
+            }),
+            range: Some(get_report_request::Range::CustomRange(DateRange {
+                start: Some(shanghai_date(self.started_at)),
+                end: Some(shanghai_date(Utc::now())),
+            })),
+            dimension: dimension as i32,
+            group_level: level as i32,
+        };
+        self.reports
+            .clone()
+            .get_report(req(r, &leader()))
+            .await
+            .unwrap_or_else(|e| panic!("report of {root}: {e}"))
+            .into_inner()
+    }
+
+    /// The totals of `root`'s report.
+    pub async fn totals(&self, root: &str) -> Indicators {
+        self.report(root, ReportDimension::None, GridLevel::Unspecified)
+            .await
+            .totals
+            .expect("report totals")
+    }
+
+    /// Waits until the tracker's timeline of `ticket` has an entry of `kind`.
+    pub async fn wait_timeline(&self, ticket: &str, kind: &str) -> Vec<tracker_entry::Entry> {
+        eventually(&format!("{kind} in the timeline of {ticket}"), || async {
+            let entries = self.timeline(ticket).await;
+            if entries.iter().any(|e| e.kind == kind) {
+                Ok(entries)
+            } else {
+                Err(format!(
+                    "{:?}",
+                    entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>()
+                ))
+            }
+        })
+        .await
+    }
+}
+
+/// Timeline entries under a short name.
+pub mod tracker_entry {
+    pub use gridloop_proto::v1::TimelineEntry as Entry;
+}
+
+/// A leader of the county with the county as scope (the ledger lists the caller's grids).
+fn leader_with_county() -> String {
+    tokens::token(
+        gridloop_platform::auth::Role::Leader,
+        "leader-1",
+        &[crate::county::COUNTY],
+    )
+}
+
+/// The Asia/Shanghai date of `t`.
+pub fn shanghai_date(t: DateTime<Utc>) -> Date {
+    use chrono::Datelike;
+    let d = t
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+        .date_naive();
+    Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
