@@ -9,8 +9,8 @@
 //! - [`county`] seeds a small county through routing's RPCs: a town, two villages, three groups,
 //!   grid workers on A/B posts and chiefs.
 //! - [`steps`] are the loop's steps as the real callers make them (submit, accept, return,
-//!   transfer, dispose, rate, call back) and the reads that check them (timeline, loop status,
-//!   ledger, report).
+//!   transfer, dispose, rate, call back); [`reads`] are the reads that check them (timeline,
+//!   loop status, closure's view, ledger, report).
 //! - [`settle`]: [`System::settle`] waits, bounded, until every outbox is drained and every
 //!   consumer has acknowledged everything on the stream, so a test asserts on a quiet system
 //!   instead of sleeping; [`settle::eventually`] polls one condition with a clear timeout
@@ -18,6 +18,7 @@
 //! - [`stream`] reads every event of the test's stream, for the no-phone-number check.
 
 pub mod county;
+pub mod reads;
 pub mod settle;
 pub mod steps;
 pub mod stream;
