@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 STACK := deploy/local/stack.sh
 
-.PHONY: help build run test lint bench fmt stack-up stack-down stack-status
+.PHONY: help build run test lint bench fmt stack-up stack-down stack-status browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -14,7 +14,7 @@ build: ## build every crate, tests and benches included
 run: ## start the local stack and every service, logs prefixed; Ctrl-C stops the services
 	deploy/local/run.sh
 
-test: stack-up ## start the local stack, then run the whole test suite
+test: stack-up browser ## start the local stack (and get a headless browser), then run the whole test suite
 	. .local/env && cargo test --workspace
 
 lint: ## rustfmt check and clippy with warnings as errors
@@ -35,3 +35,6 @@ stack-down: ## stop the PostgreSQL and NATS that stack-up started
 
 stack-status: ## show what the local stack is running
 	$(STACK) status
+
+browser: ## make sure headless Chromium is there for the reports page test (installs it as root)
+	deploy/local/browser.sh
