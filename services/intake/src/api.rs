@@ -11,6 +11,7 @@ use gridloop_proto::v1::*;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
+use crate::categories::Catalogue;
 use crate::domain::Phone;
 use crate::settings::IntakeSettings;
 use crate::submit::{self, Accepted};
@@ -21,11 +22,13 @@ use crate::{categories, devices, requests, tickets};
 pub struct IntakeApi {
     pool: PgPool,
     settings: Arc<IntakeSettings>,
+    catalogue: Arc<Catalogue>,
 }
 
 impl IntakeApi {
     pub fn new(pool: PgPool, settings: IntakeSettings) -> Self {
         Self {
+            catalogue: Arc::new(Catalogue::new(pool.clone())),
             pool,
             settings: Arc::new(settings),
         }
@@ -69,7 +72,8 @@ impl IntakeService for IntakeApi {
         req: Request<SubmitHotlineTicketRequest>,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         caller(&req, &[Role::Operator])?;
-        let sub = requests::hotline(&self.pool, &self.settings, req.get_ref(), Utc::now()).await?;
+        let sub =
+            requests::hotline(&self.catalogue, &self.settings, req.get_ref(), Utc::now()).await?;
         self.accept(&sub).await
     }
 
@@ -79,7 +83,14 @@ impl IntakeService for IntakeApi {
         req: Request<SubmitOneKeyCallRequest>,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         caller(&req, &[Role::Service])?;
-        let sub = requests::one_key(&self.pool, &self.settings, req.get_ref(), Utc::now()).await?;
+        let sub = requests::one_key(
+            &self.pool,
+            &self.catalogue,
+            &self.settings,
+            req.get_ref(),
+            Utc::now(),
+        )
+        .await?;
         self.accept(&sub).await
     }
 
@@ -89,8 +100,14 @@ impl IntakeService for IntakeApi {
         req: Request<SubmitAppTicketRequest>,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         let who = caller(&req, &[Role::Citizen, Role::Service])?;
-        let sub =
-            requests::app(&self.pool, &self.settings, &who, req.get_ref(), Utc::now()).await?;
+        let sub = requests::app(
+            &self.catalogue,
+            &self.settings,
+            &who,
+            req.get_ref(),
+            Utc::now(),
+        )
+        .await?;
         self.accept(&sub).await
     }
 
@@ -100,7 +117,7 @@ impl IntakeService for IntakeApi {
         req: Request<ReportPatrolFindingRequest>,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         let who = caller(&req, &[Role::Worker])?;
-        let sub = requests::patrol(&self.pool, &who, req.get_ref(), Utc::now()).await?;
+        let sub = requests::patrol(&self.catalogue, &who, req.get_ref(), Utc::now()).await?;
         self.accept(&sub).await
     }
 
@@ -204,7 +221,10 @@ impl IntakeService for IntakeApi {
         req: Request<UpsertCategoryRequest>,
     ) -> Result<Response<UpsertCategoryResponse>, Status> {
         caller(&req, &[Role::Admin])?;
-        let c = categories::upsert(&self.pool, req.get_ref().category.as_ref()).await?;
+        let c = self
+            .catalogue
+            .upsert(req.get_ref().category.as_ref())
+            .await?;
         tracing::info!(code = %c.code, active = c.active, "category stored");
         Ok(Response::new(UpsertCategoryResponse {
             category: Some(c.to_proto()),

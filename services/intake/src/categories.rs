@@ -1,5 +1,12 @@
 //! The category catalogue: data in intake's schema (seeded by the first migration), with a
 //! default urgency and SLA class per category, managed over gRPC by admins.
+//!
+//! Every submission needs its category, so the catalogue (a few rows) is kept in memory
+//! ([`Catalogue`]) instead of being read once per submission.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use gridloop_platform::ApiError;
 use gridloop_proto::v1::{Category, CategoryDefinition, Urgency};
@@ -55,24 +62,76 @@ macro_rules! columns {
     };
 }
 
-/// The active category `code`, or `INVALID_ARGUMENT` naming `field`.
-pub async fn active(pool: &PgPool, field: &str, code: &str) -> Result<CategoryRow, ApiError> {
-    let code = code.trim();
-    if code.is_empty() {
-        return Err(ApiError::invalid(field, "required"));
+/// How long a cached catalogue is trusted before it is read again.
+const MAX_AGE: Duration = Duration::from_secs(30);
+
+/// The catalogue as this process last read it.
+///
+/// Only "active" is answered from memory; an unknown or inactive code (or a cache older than
+/// [`MAX_AGE`]) reloads the catalogue first, so a category added or re-activated through
+/// another replica is found at once. A submission re-checks "active" inside its own
+/// transaction ([`crate::submit`]), so a category retired through another replica is refused
+/// at once too. Only a rename or a new default urgency made elsewhere can lag, by
+/// [`MAX_AGE`] at most; changes made through this process are applied here immediately.
+pub struct Catalogue {
+    pool: PgPool,
+    cached: RwLock<Option<(Instant, HashMap<String, CategoryRow>)>>,
+}
+
+impl Catalogue {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            cached: RwLock::new(None),
+        }
     }
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM categories WHERE code = $1"
-    ))
-    .bind(code)
-    .fetch_optional(pool)
-    .await?;
-    match row.map(|r| from_row(&r)) {
-        Some(c) if c.active => Ok(c),
-        Some(_) => Err(ApiError::invalid(field, "category is no longer in use")),
-        None => Err(ApiError::invalid(field, "not in the category catalogue")),
+
+    /// The active category `code`, or `INVALID_ARGUMENT` naming `field`.
+    pub async fn active(&self, field: &str, code: &str) -> Result<CategoryRow, ApiError> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(ApiError::invalid(field, "required"));
+        }
+        if let Some(c) = self.cached(code).filter(|c| c.active) {
+            return Ok(c);
+        }
+        let rows = list(&self.pool, true).await?;
+        let found = rows.iter().find(|c| c.code == code).cloned();
+        self.store(rows);
+        match found {
+            Some(c) if c.active => Ok(c),
+            Some(_) => Err(ApiError::invalid(field, "category is no longer in use")),
+            None => Err(ApiError::invalid(field, "not in the category catalogue")),
+        }
+    }
+
+    /// Stores a definition from an admin (see [`upsert`]) and applies it to the cache.
+    pub async fn upsert(&self, def: Option<&CategoryDefinition>) -> Result<CategoryRow, ApiError> {
+        let row = upsert(&self.pool, def).await?;
+        if let Ok(mut guard) = self.cached.write()
+            && let Some((_, rows)) = guard.as_mut()
+        {
+            rows.insert(row.code.clone(), row.clone());
+        }
+        Ok(row)
+    }
+
+    fn cached(&self, code: &str) -> Option<CategoryRow> {
+        let guard = self.cached.read().ok()?;
+        let (at, rows) = guard.as_ref()?;
+        if at.elapsed() > MAX_AGE {
+            return None;
+        }
+        rows.get(code).cloned()
+    }
+
+    fn store(&self, rows: Vec<CategoryRow>) {
+        if let Ok(mut guard) = self.cached.write() {
+            *guard = Some((
+                Instant::now(),
+                rows.into_iter().map(|c| (c.code.clone(), c)).collect(),
+            ));
+        }
     }
 }
 

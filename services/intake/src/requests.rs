@@ -11,7 +11,7 @@ use gridloop_proto::v1::{
 };
 use sqlx::PgPool;
 
-use crate::categories;
+use crate::categories::Catalogue;
 use crate::devices;
 use crate::domain::{self, Phone};
 use crate::settings::IntakeSettings;
@@ -26,7 +26,7 @@ fn contact(settings: &IntakeSettings, phone: Phone, name: Option<String>) -> Con
 }
 
 pub async fn hotline(
-    pool: &PgPool,
+    catalogue: &Catalogue,
     settings: &IntakeSettings,
     req: &SubmitHotlineTicketRequest,
     now: DateTime<Utc>,
@@ -45,7 +45,9 @@ pub async fn hotline(
     let content = domain::content("content", &req.content)?;
     let recording_url = domain::url("recording_url", &req.recording_url)?;
     let received_at = domain::time("received_at", req.received_at.as_ref(), now)?;
-    let category = categories::active(pool, "category_code", &req.category_code).await?;
+    let category = catalogue
+        .active("category_code", &req.category_code)
+        .await?;
     Ok(Submission {
         channel: Channel::Hotline12345,
         external_id,
@@ -73,6 +75,7 @@ pub async fn hotline(
 /// devices.
 pub async fn one_key(
     pool: &PgPool,
+    catalogue: &Catalogue,
     settings: &IntakeSettings,
     req: &SubmitOneKeyCallRequest,
     now: DateTime<Utc>,
@@ -82,7 +85,8 @@ pub async fn one_key(
     let pressed_at = domain::time("pressed_at", req.pressed_at.as_ref(), now)?;
     let voice_note_url = domain::url("voice_note_url", &req.voice_note_url)?;
     let device = devices::for_press(pool, &device_id).await?;
-    let category = categories::active(pool, "category_code", &settings.one_key_category)
+    let category = catalogue
+        .active("category_code", &settings.one_key_category)
         .await
         .map_err(|_| {
             ApiError::precondition(
@@ -127,7 +131,7 @@ pub async fn one_key(
 /// App, mailbox or web form. A citizen may only submit for their own phone (their token's
 /// subject is their citizen key).
 pub async fn app(
-    pool: &PgPool,
+    catalogue: &Catalogue,
     settings: &IntakeSettings,
     caller: &Caller,
     req: &SubmitAppTicketRequest,
@@ -156,7 +160,9 @@ pub async fn app(
         ));
     }
     let received_at = domain::time("submitted_at", req.submitted_at.as_ref(), now)?;
-    let category = categories::active(pool, "category_code", &req.category_code).await?;
+    let category = catalogue
+        .active("category_code", &req.category_code)
+        .await?;
     let contact = contact(settings, phone, name);
     if caller.role == gridloop_platform::auth::Role::Citizen
         && caller.subject != contact.citizen_key
@@ -186,7 +192,7 @@ pub async fn app(
 
 /// A worker's patrol finding, in one of the grids their token covers.
 pub async fn patrol(
-    pool: &PgPool,
+    catalogue: &Catalogue,
     caller: &Caller,
     req: &ReportPatrolFindingRequest,
     now: DateTime<Utc>,
@@ -203,7 +209,9 @@ pub async fn patrol(
     let point = domain::point("location.point", location.point.as_ref())?;
     let address = domain::address("location.address", &location.address)?;
     let found_at = domain::time("found_at", req.found_at.as_ref(), now)?;
-    let category = categories::active(pool, "category_code", &req.category_code).await?;
+    let category = catalogue
+        .active("category_code", &req.category_code)
+        .await?;
     if !caller.grids.contains(&grid_code) {
         return Err(ApiError::PermissionDenied(format!(
             "grid {grid_code} is not one of the worker's grids"
