@@ -1,11 +1,12 @@
 //! Routing benchmark, against the real service code and the local stack (fresh database and
 //! stream), on a synthetic county of 10⁴ grids and 10⁵ workers ([`seed`]):
 //!
-//! 1. The dispatch decision alone: [`dispatch::decide`], the function the service runs inside
-//!    the inbox transaction before it writes anything (rule, grid by code / GPS / address /
-//!    fallback, lifting, the A → B → chief → parent chief chain), over varied tickets, with
-//!    its PostgreSQL round trips; mean, p50, p99 per decision, overall and by how the grid was
-//!    found. Next to it, the pure in-memory step of it ([`pick::choose`] on loaded tiers).
+//! 1. The dispatch decision alone: [`dispatch::plan`] over the in-memory grid index (rule,
+//!    grid by code / GPS / address / fallback, lifting) then [`dispatch::finish`] (the A → B →
+//!    chief → parent chief chain) over a snapshot of the candidates' availability, over varied
+//!    tickets; mean, p50, p99 per decision, overall and by how the grid was found. Then
+//!    [`dispatch::decide`] as the service runs it inside the inbox transaction: the same plus
+//!    its one availability query, which is also timed alone.
 //! 2. End to end: N `ticket.discovered` published onto the stream, the real routing App
 //!    running in-process, tickets/s from the first publish until N `ticket.dispatched` are on
 //!    the stream; next to raw JetStream publishes of the same events measured in the same run.
@@ -32,8 +33,9 @@ use gridloop_proto::v1::{
     Category, Channel, GeoPoint, Location, MaskedContact, TicketDiscovered, TicketEvent, Urgency,
 };
 use gridloop_routing::dispatch::{self, Ctx, Decision, Target};
+use gridloop_routing::index::Index;
 use gridloop_routing::tickets::TicketRow;
-use gridloop_routing::{App, grids, pick, workers};
+use gridloop_routing::{App, pick, workers};
 use prost::Message;
 use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
@@ -184,8 +186,37 @@ fn row(name: &str, s: &Stats) {
     );
 }
 
-/// The decision as the service makes it, over `n` varied tickets; then `pick::choose` alone
-/// on tiers loaded beforehand.
+fn outcome_key(d: &Decision) -> String {
+    match d {
+        Decision::Nobody { .. } => "nobody (unroutable)".to_string(),
+        Decision::To { choice, cause, .. } => {
+            let tier = choice
+                .reason
+                .rsplit("; ")
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(" chosen");
+            let tier = tier.split(" (").next().unwrap_or(tier);
+            format!("{tier}{}", if cause.is_some() { ", 兜底 desk" } else { "" })
+        }
+    }
+}
+
+fn header(title: &str) {
+    println!("\n## {title}\n");
+    println!(
+        "| {:<44} | {:>7} | {:>9} | {:>9} | {:>9} |",
+        "tickets", "n", "mean", "p50", "p99"
+    );
+    println!(
+        "|{:-<46}|{:->9}|{:->11}|{:->11}|{:->11}|",
+        "", "", "", "", ""
+    );
+}
+
+/// The decision over `n` varied tickets: first alone (the in-memory index, then the AB chain
+/// over a snapshot of the candidates' availability read beforehand), then as the service
+/// makes it inside the transaction (plus its one availability query).
 async fn decisions(db: &mut PgConnection, c: &County, n: usize) {
     let cal = Calendar::china_default();
     let mut rng = Rng::new(42);
@@ -196,69 +227,106 @@ async fn decisions(db: &mut PgConnection, c: &County, n: usize) {
             (p.kind, ticket_row(i, &p, cat))
         })
         .collect();
-    let mut by_kind: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
-    let mut outcome: BTreeMap<String, usize> = BTreeMap::new();
+
+    let t = Instant::now();
+    let index = Index::load(db).await.expect("index");
+    let ix = index.snapshot();
+    println!(
+        "\ngrid index: {} grids, {} names and aliases, loaded in {:.0} ms (version {})",
+        ix.nodes.len(),
+        ix.names.len(),
+        t.elapsed().as_secs_f64() * 1e3,
+        ix.version
+    );
+
+    // The availability snapshot: each ticket's candidate tiers as the query returns them now.
+    let mut snapshot = Vec::with_capacity(tickets.len());
+    for (_, t) in &tickets {
+        let plan = dispatch::plan(&ix, t, &Target::Resolve)
+            .expect("plan")
+            .expect("a grid");
+        let (_, tiers) = workers::tiers(db, &plan.grid, &plan.ancestors)
+            .await
+            .expect("tiers");
+        snapshot.push(tiers);
+    }
+    let now = chrono::Utc::now();
     let mut all = Vec::with_capacity(n);
-    let mut chosen_grids = Vec::new();
-    for (i, (kind, t)) in tickets.iter().enumerate() {
+    let mut by_kind: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut resolve_only = Vec::with_capacity(n);
+    let mut outcome: BTreeMap<String, usize> = BTreeMap::new();
+    for round in 0..3 {
+        for (i, ((kind, t), tiers)) in tickets.iter().zip(&snapshot).enumerate() {
+            let start = Instant::now();
+            let plan = dispatch::plan(&ix, std::hint::black_box(t), &Target::Resolve)
+                .expect("plan")
+                .expect("a grid");
+            let mid = Instant::now();
+            let d = dispatch::finish(plan, tiers, now);
+            let took = start.elapsed();
+            if i < 500 {
+                continue;
+            }
+            all.push(took);
+            resolve_only.push(mid - start);
+            by_kind.entry(kind).or_default().push(took);
+            if round == 0 {
+                *outcome.entry(outcome_key(&d)).or_default() += 1;
+            }
+            std::hint::black_box(d);
+        }
+    }
+    header(
+        "The dispatch decision alone (in memory: grid, lifting, AB chain over an availability snapshot), µs",
+    );
+    row("all, varied (3 passes)", &stats(all));
+    for (kind, d) in by_kind {
+        row(&format!("  {kind}"), &stats(d));
+    }
+    row("  of which grid resolution + lifting", &stats(resolve_only));
+    println!("\noutcomes: {outcome:?}");
+
+    // As the service runs it: the index, then one query for the candidates' availability.
+    let mut real = Vec::with_capacity(n);
+    let mut query = Vec::with_capacity(n);
+    let mut same = 0usize;
+    for (i, (_, t)) in tickets.iter().enumerate() {
         let ctx = Ctx {
             cal: &cal,
             now: chrono::Utc::now(),
         };
         let start = Instant::now();
-        let d = dispatch::decide(db, &ctx, t, Target::Resolve)
+        let d = dispatch::decide(db, &index, &ctx, t, &Target::Resolve)
             .await
             .expect("decide");
         let took = start.elapsed();
+        let plan = dispatch::plan(&ix, t, &Target::Resolve)
+            .expect("plan")
+            .expect("a grid");
+        let start = Instant::now();
+        let q = workers::tiers(db, &plan.grid, &plan.ancestors)
+            .await
+            .expect("tiers");
+        let q_took = start.elapsed();
+        std::hint::black_box(q);
         if i < 500 {
-            continue; // warm-up: connection, plans, caches
+            continue;
         }
-        all.push(took);
-        by_kind.entry(kind).or_default().push(took);
-        let key = match &d {
-            Decision::Nobody { .. } => "nobody (unroutable)".to_string(),
-            Decision::To { choice, cause, .. } => {
-                let tier = choice
-                    .reason
-                    .rsplit("; ")
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches(" chosen");
-                let tier = tier.split(" (").next().unwrap_or(tier);
-                format!("{tier}{}", if cause.is_some() { ", 兜底 desk" } else { "" })
-            }
-        };
-        *outcome.entry(key).or_default() += 1;
-        if let Decision::To { grid, .. } = d
-            && chosen_grids.len() < 2000
-        {
-            chosen_grids.push(grid);
-        }
+        real.push(took);
+        query.push(q_took);
+        same +=
+            usize::from(outcome_key(&d) == outcome_key(&dispatch::finish(plan, &snapshot[i], now)));
     }
-    println!("\n## Dispatch decision (dispatch::decide, PostgreSQL round trips included), µs\n");
-    println!(
-        "| {:<44} | {:>7} | {:>9} | {:>9} | {:>9} |",
-        "tickets", "n", "mean", "p50", "p99"
+    header(
+        "The decision in the service (dispatch::decide: in memory + one availability query), µs",
     );
-    println!(
-        "|{:-<46}|{:->9}|{:->11}|{:->11}|{:->11}|",
-        "", "", "", "", ""
-    );
-    row("all, varied", &stats(all));
-    for (kind, d) in by_kind {
-        row(&format!("  {kind}"), &stats(d));
-    }
+    row("all, varied", &stats(real));
+    row("  the availability query alone", &stats(query));
 
-    // The in-memory part: the AB chain on candidates already loaded.
-    let mut loaded = Vec::new();
-    for g in &chosen_grids {
-        let up = grids::ancestors(db, &g.code).await.expect("ancestors");
-        loaded.push(workers::tiers(db, g, &up).await.expect("tiers"));
-    }
-    let now = chrono::Utc::now();
+    // The AB chain alone on the same snapshot.
     let mut pure = Vec::new();
-    for _ in 0..10 {
-        for tiers in &loaded {
+    for _ in 0..3 {
+        for tiers in &snapshot {
             let start = Instant::now();
             let c = pick::choose(std::hint::black_box(tiers), now, &[]);
             pure.push(start.elapsed());
@@ -279,7 +347,7 @@ async fn decisions(db: &mut PgConnection, c: &County, n: usize) {
         std::hint::black_box(one);
     }
     row("baseline: one `SELECT 1` round trip", &stats(trip));
-    println!("\noutcomes: {outcome:?}");
+    println!("\nin-service and in-memory decisions agree on the tier for {same} of {n} tickets");
 }
 
 async fn dispatched_count(bus: &Bus, consumer: &str) -> u64 {

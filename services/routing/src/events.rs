@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::dispatch::{self, Ctx, Target};
 use crate::domain::{KIND_SUPERVISE, task_state};
+use crate::index::Index;
 use crate::{grids, tickets, workers};
 
 /// The kinds routing consumes.
@@ -40,6 +41,7 @@ pub const KINDS: &[&str] = &[
 #[derive(Clone)]
 pub struct Events {
     pub cal: Arc<Calendar>,
+    pub index: Arc<Index>,
 }
 
 impl Handler for Events {
@@ -52,7 +54,7 @@ impl Handler for Events {
             now: Utc::now(),
         };
         match &event.body {
-            Some(Body::Discovered(d)) => discovered(tx, &ctx, id, d).await,
+            Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, id, d).await,
             Some(Body::Merged(m)) => {
                 merged(tx, id, &m.parent_ticket_id).await?;
                 sqlx::query(
@@ -76,8 +78,16 @@ impl Handler for Events {
                     },
                     _ => Target::Resolve,
                 };
-                dispatch::dispatch(tx, &ctx, &ticket, next, target, DispatchTrigger::Reopened)
-                    .await?;
+                dispatch::dispatch(
+                    tx,
+                    &self.index,
+                    &ctx,
+                    &ticket,
+                    next,
+                    target,
+                    DispatchTrigger::Reopened,
+                )
+                .await?;
                 Ok(())
             }
             Some(Body::Disposed(d)) => {
@@ -172,6 +182,7 @@ async fn set_current(
 #[tracing::instrument(skip_all, fields(ticket_id = %id))]
 async fn discovered(
     tx: &mut PgConnection,
+    index: &Index,
     ctx: &Ctx<'_>,
     id: &str,
     d: &TicketDiscovered,
@@ -182,13 +193,14 @@ async fn discovered(
     let contact = d.contact.clone().unwrap_or_default();
     let category = d.category.clone().unwrap_or_default();
     // A ticket seen before (merged first, or the same ticket under another event id) is not
-    // dispatched again.
-    let inserted = sqlx::query(
+    // dispatched again. The row comes back only when inserted, and is this transaction's.
+    let inserted: Option<tickets::TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO tickets (ticket_id, loop_state, category_code, category_name, urgency, \
            channel, content, address, grid_hint, lat, lng, masked_phone, citizen_key, photo_urls) \
          VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT (ticket_id) DO NOTHING",
-    )
+         ON CONFLICT (ticket_id) DO NOTHING RETURNING {}",
+        tickets::COLUMNS
+    )))
     .bind(id)
     .bind(json)
     .bind(&category.code)
@@ -203,19 +215,15 @@ async fn discovered(
     .bind(&contact.masked_phone)
     .bind(&contact.citizen_key)
     .bind(&d.photo_urls)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(ticket) = inserted else {
         tracing::info!("ticket already known (merged or seen); not dispatched again");
         return Ok(());
-    }
-    let ticket = tickets::lock(tx, id)
-        .await?
-        .ok_or_else(|| Error::Event("ticket vanished".into()))?;
+    };
     dispatch::dispatch(
         tx,
+        index,
         ctx,
         &ticket,
         state,

@@ -10,7 +10,8 @@
 //! work their tasks here: 签收, 退单 (re-dispatched elsewhere; the town's desk after three),
 //! 转办. Reopened tickets go back to their worker, escalations become 督办 tasks for a chief.
 //!
-//! Modules: [`api`] (gRPC edge), [`dispatch`] / [`resolve`] / [`pick`] (the decision),
+//! Modules: [`api`] (gRPC edge), [`dispatch`] / [`resolve`] / [`pick`] (the decision) over
+//! [`index`] (the grid tree and rules in memory, kept current through `grid_version`),
 //! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`].
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod events;
 pub mod geo;
 pub mod grids;
+pub mod index;
 pub mod pick;
 pub mod resolve;
 pub mod rules;
@@ -40,15 +42,18 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 pub struct App {
     host: Host,
     cal: Arc<Calendar>,
+    index: Arc<index::Index>,
 }
 
 impl App {
     /// Migrates the schema, connects to NATS and binds the gRPC port.
     pub async fn build(cfg: Config, shutdown: CancellationToken) -> Result<App, Error> {
         let host = Host::start(cfg, &MIGRATOR, shutdown).await?;
+        let index = index::Index::load(&mut *host.pool.acquire().await?).await?;
         Ok(App {
             host,
             cal: Arc::new(Calendar::china_default()),
+            index: Arc::new(index),
         })
     }
 
@@ -58,12 +63,23 @@ impl App {
 
     /// Runs the relay, the consumer and the gRPC server until shutdown.
     pub async fn run(self) -> Result<(), Error> {
-        let App { mut host, cal } = self;
+        let App {
+            mut host,
+            cal,
+            index,
+        } = self;
         host.spawn_relay();
-        host.spawn_consumer(events::KINDS, events::Events { cal: cal.clone() });
+        host.spawn_consumer(
+            events::KINDS,
+            events::Events {
+                cal: cal.clone(),
+                index: index.clone(),
+            },
+        );
         let api = api::Api {
             pool: host.pool.clone(),
             cal,
+            index,
         };
         let server =
             RoutingServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);

@@ -1,12 +1,12 @@
 //! Finding a ticket's grid: the grid code it carries → the boundary containing its GPS point →
 //! grid names and aliases in its address (镇, then 村, then 组) → the 兜底 desk of the nearest
 //! known ancestor, or the county's. Then lifting to the level the category's rule names.
-
-use sqlx::PgConnection;
+//! All in memory, over the replica's [`GridIndex`].
 
 use crate::domain::Level;
 use crate::geo::{self, LatLng};
-use crate::grids::{self, COLUMNS, GridRow};
+use crate::grids::GridRow;
+use crate::index::GridIndex;
 
 /// What the ticket says about where it is.
 #[derive(Clone, Debug, Default)]
@@ -29,29 +29,24 @@ pub struct Resolved {
 /// Resolves `place`; `handling` is the rule's level: an address match that reaches it is as
 /// good as a full match, since the ticket would be lifted there anyway. `None` only when the
 /// tree is empty.
-pub async fn resolve(
-    tx: &mut PgConnection,
-    place: &Place,
-    handling: Level,
-) -> Result<Option<Resolved>, sqlx::Error> {
-    let mut nearest: Option<(GridRow, String)> = None;
+pub fn resolve(ix: &GridIndex, place: &Place, handling: Level) -> Option<Resolved> {
+    let mut nearest: Option<(&GridRow, String)> = None;
     if !place.grid_code.is_empty() {
-        if let Some(g) = grids::get(tx, &place.grid_code).await? {
-            let how = format!("grid code {} carried by the ticket", g.code);
-            return Ok(Some(Resolved {
-                grid: g,
-                how,
+        if let Some(g) = ix.get(&place.grid_code) {
+            return Some(Resolved {
+                how: format!("grid code {} carried by the ticket", g.code),
+                grid: g.clone(),
                 fallback: false,
-            }));
+            });
         }
         // Administrative codes nest: the longest known prefix is the nearest known ancestor.
-        let prefix: Option<GridRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM grids WHERE strpos($1, code) = 1 \
-             ORDER BY length(code) DESC LIMIT 1"
-        )))
-        .bind(&place.grid_code)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let code = place.grid_code.as_str();
+        let prefix = code
+            .char_indices()
+            .rev()
+            .map(|(i, _)| i)
+            .filter(|&i| i > 0)
+            .find_map(|end| ix.get(&code[..end]));
         if let Some(g) = prefix {
             let why = format!(
                 "unknown grid code {}; nearest known ancestor {}",
@@ -61,25 +56,23 @@ pub async fn resolve(
         }
     }
     if let Some(p) = place.point
-        && let Some(g) = by_point(tx, p).await?
+        && let Some(g) = by_point(ix, p)
     {
-        let how = format!("GPS point inside the boundary of {}", g.name);
-        return Ok(Some(Resolved {
-            grid: g,
-            how,
+        return Some(Resolved {
+            how: format!("GPS point inside the boundary of {}", g.name),
+            grid: g.clone(),
             fallback: false,
-        }));
+        });
     }
     if !place.address.trim().is_empty()
-        && let Some(g) = by_address(tx, &place.address).await?
+        && let Some(g) = by_address(ix, &place.address)
     {
         if g.level() >= handling || g.level() == Level::Group {
-            let how = format!("address names {}", g.name);
-            return Ok(Some(Resolved {
-                grid: g,
-                how,
+            return Some(Resolved {
+                how: format!("address names {}", g.name),
+                grid: g.clone(),
                 fallback: false,
-            }));
+            });
         }
         if nearest.is_none() {
             let why = format!("address names only {}; its 兜底 desk", g.name);
@@ -87,103 +80,106 @@ pub async fn resolve(
         }
     }
     if let Some((g, why)) = nearest {
-        return Ok(Some(Resolved {
-            grid: g,
+        return Some(Resolved {
+            grid: g.clone(),
             how: why,
             fallback: true,
-        }));
+        });
     }
-    let county: Option<GridRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM grids WHERE level = 1 ORDER BY code LIMIT 1"
-    )))
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(county.map(|g| Resolved {
+    let g = &ix.node(ix.county?).row;
+    Some(Resolved {
         how: format!(
             "no grid code, boundary or address match; county desk {}",
             g.name
         ),
-        grid: g,
+        grid: g.clone(),
         fallback: true,
-    }))
+    })
 }
 
 /// The deepest grid whose boundary contains `p`; among equals the smaller, then by code.
-async fn by_point(tx: &mut PgConnection, p: LatLng) -> Result<Option<GridRow>, sqlx::Error> {
-    let rows: Vec<GridRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM grids WHERE boundary IS NOT NULL \
-         AND $1 BETWEEN min_lat AND max_lat AND $2 BETWEEN min_lng AND max_lng"
-    )))
-    .bind(p.lat)
-    .bind(p.lng)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut inside: Vec<(GridRow, f64)> = rows
-        .into_iter()
-        .filter_map(|g| {
-            let ring = g.ring();
-            geo::contains(&ring, p).then(|| (g, geo::bbox_area(&ring)))
+pub fn by_point(ix: &GridIndex, p: LatLng) -> Option<&GridRow> {
+    ix.buckets
+        .near(p)
+        .iter()
+        .map(|&i| ix.node(i))
+        .filter(|n| {
+            n.bbox
+                .is_some_and(|(a, b, c, d)| (a..=b).contains(&p.lat) && (c..=d).contains(&p.lng))
+                && geo::contains(&n.ring, p)
         })
-        .collect();
-    inside.sort_by(|(a, aa), (b, ba)| {
-        b.level
-            .cmp(&a.level)
-            .then(aa.total_cmp(ba))
-            .then_with(|| a.code.cmp(&b.code))
-    });
-    Ok(inside.into_iter().next().map(|(g, _)| g))
+        .min_by(|x, y| {
+            y.row
+                .level
+                .cmp(&x.row.level)
+                .then(x.area.total_cmp(&y.area))
+                .then_with(|| x.row.code.cmp(&y.row.code))
+        })
+        .map(|n| &n.row)
 }
 
 /// Descends 镇 → 村 → 组: at each level, the grid whose name or alias is the longest match in
 /// the address, among the grids below the match so far (or all grids of that level when
 /// nothing matched above). A tie between different grids stops the descent: guessing would
 /// send the task to the wrong people.
-async fn by_address(tx: &mut PgConnection, address: &str) -> Result<Option<GridRow>, sqlx::Error> {
-    let mut current: Option<GridRow> = None;
+///
+/// One pass finds every name or alias occurring in the address: at each character, a lookup
+/// per distinct name length.
+pub fn by_address<'a>(ix: &'a GridIndex, address: &str) -> Option<&'a GridRow> {
+    // (grid, longest of its names found, in characters)
+    let mut found: Vec<(u32, u32)> = Vec::new();
+    for (start, _) in address.char_indices() {
+        for &len in &ix.name_lens {
+            let end = start + len;
+            if end > address.len() {
+                break;
+            }
+            if !address.is_char_boundary(end) {
+                continue;
+            }
+            if let Some(hits) = ix.names.get(&address[start..end]) {
+                for &(g, chars) in hits {
+                    match found.iter_mut().find(|(f, _)| *f == g) {
+                        Some(f) => f.1 = f.1.max(chars),
+                        None => found.push((g, chars)),
+                    }
+                }
+            }
+        }
+    }
+    let mut current: Option<u32> = None;
     for level in [Level::Town, Level::Village, Level::Group] {
-        let sql = format!(
-            "WITH RECURSIVE below(code) AS ( \
-               SELECT code FROM grids WHERE code = $3 \
-               UNION ALL SELECT g.code FROM below JOIN grids g ON g.parent_code = below.code) \
-             SELECT {COLUMNS} FROM grids \
-             WHERE level = $2 AND ($3::text IS NULL OR code IN (SELECT code FROM below)) \
-               AND (strpos($1, name) > 0 \
-                    OR EXISTS (SELECT 1 FROM unnest(aliases) a WHERE strpos($1, a) > 0))"
-        );
-        let matches: Vec<GridRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(address)
-            .bind(level as i16)
-            .bind(current.as_ref().map(|g| g.code.clone()))
-            .fetch_all(&mut *tx)
-            .await?;
-        let longest = |g: &GridRow| {
-            std::iter::once(&g.name)
-                .chain(g.aliases.iter())
-                .filter(|n| address.contains(n.as_str()))
-                .map(|n| n.chars().count())
-                .max()
-                .unwrap_or(0)
+        let below = |g: u32| match current {
+            None => true,
+            Some(c) => ix.ancestor_ids(g).any(|a| a == c),
         };
-        let best = matches.iter().map(longest).max().unwrap_or(0);
-        let top: Vec<&GridRow> = matches.iter().filter(|g| longest(g) == best).collect();
-        match top.as_slice() {
-            [one] if best > 0 => current = Some((*one).clone()),
-            [] => {}
+        let at_level = || {
+            found
+                .iter()
+                .filter(|(g, _)| ix.node(*g).row.level == level as i16 && below(*g))
+        };
+        let best = at_level().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut top = at_level().filter(|(_, n)| *n == best);
+        match (top.next(), top.next()) {
+            (Some(&(one, _)), None) if best > 0 => current = Some(one),
+            (None, _) => {}
             _ => break,
         }
     }
-    Ok(current)
+    current.map(|i| &ix.node(i).row)
 }
 
 /// The ancestor at `level` when `grid` lies deeper; `grid` itself otherwise.
-pub async fn lift(
-    tx: &mut PgConnection,
-    grid: GridRow,
-    level: Level,
-) -> Result<GridRow, sqlx::Error> {
+pub fn lift(ix: &GridIndex, grid: GridRow, level: Level) -> GridRow {
     if grid.level() <= level {
-        return Ok(grid);
+        return grid;
     }
-    let ups = grids::ancestors(tx, &grid.code).await?;
-    Ok(ups.into_iter().find(|g| g.level() == level).unwrap_or(grid))
+    let Some(&i) = ix.by_code.get(&grid.code) else {
+        return grid;
+    };
+    ix.ancestor_ids(i)
+        .map(|a| &ix.node(a).row)
+        .find(|g| g.level() == level)
+        .cloned()
+        .unwrap_or(grid)
 }

@@ -47,13 +47,16 @@ impl TicketRow {
     }
 }
 
+/// The columns of a [`TicketRow`].
+pub const COLUMNS: &str = "ticket_id, loop_state::text AS loop_state, category_code, \
+     category_name, urgency, sla_class, channel, address, grid_hint, lat, lng, citizen_key, \
+     attempt, dispose_by";
+
 /// Locks and reads the ticket's row; its events are then enqueued in commit order.
 pub async fn lock(tx: &mut PgConnection, id: &str) -> Result<Option<TicketRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ticket_id, loop_state::text AS loop_state, category_code, category_name, urgency, \
-           sla_class, channel, address, grid_hint, lat, lng, citizen_key, attempt, dispose_by \
-         FROM tickets WHERE ticket_id = $1 FOR UPDATE",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets WHERE ticket_id = $1 FOR UPDATE"
+    )))
     .bind(id)
     .fetch_optional(tx)
     .await

@@ -27,9 +27,9 @@ pub struct WorkerRow {
     pub open_tasks: i64,
 }
 
-/// Open tasks are HANDLE tasks waiting for 签收 or accepted and not yet disposed.
-const OPEN_TASKS: &str = "(SELECT count(*) FROM tasks t WHERE t.worker_id = w.worker_id \
-     AND t.kind = 1 AND t.current AND t.state IN (1, 2)) AS open_tasks";
+/// Open tasks are HANDLE tasks waiting for 签收 or accepted and not yet disposed; a trigger on
+/// `tasks` keeps the count on the worker's row.
+const OPEN_TASKS: &str = "w.open_tasks::bigint AS open_tasks";
 
 fn columns() -> String {
     format!(
@@ -233,32 +233,68 @@ pub async fn chiefs(tx: &mut PgConnection, grid: &str) -> Result<Vec<WorkerRow>,
     .await
 }
 
+/// A candidate row of [`tiers`]: the grid and post (0 for a chief) it came by.
+type CandidateRow = (
+    i64,
+    Option<String>,
+    Option<i16>,
+    Option<uuid::Uuid>,
+    Option<String>,
+    Option<i16>,
+    Option<bool>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<i32>,
+    Option<i32>,
+);
+
 /// The chain a dispatch at `grid` walks: A post, B post, the grid's chief, then the chiefs of
 /// its ancestors (parent first), so a ticket always finds someone responsible if anyone is.
+///
+/// One query reads every candidate's current availability, and the `grid_version` the
+/// caller's in-memory index must match (returned first).
 pub async fn tiers(
     tx: &mut PgConnection,
     grid: &GridRow,
     ancestors: &[GridRow],
-) -> Result<Vec<Tier>, sqlx::Error> {
-    let cands = |rows: Vec<WorkerRow>| rows.iter().map(WorkerRow::candidate).collect();
+) -> Result<(i64, Vec<Tier>), sqlx::Error> {
+    let chiefs_of: Vec<&str> = std::iter::once(grid.code.as_str())
+        .chain(ancestors.iter().map(|a| a.code.as_str()))
+        .collect();
+    let rows: Vec<CandidateRow> = sqlx::query_as(
+        "SELECT v.version, c.* FROM grid_version v LEFT JOIN LATERAL ( \
+           SELECT p.grid_code, p.post, w.worker_id, w.staff_no, w.role, w.on_duty, \
+             w.leave_from, w.leave_until, w.duty_reason, w.capacity, w.open_tasks \
+           FROM posts p JOIN workers w ON w.worker_id = p.worker_id WHERE p.grid_code = $1 \
+           UNION ALL \
+           SELECT w.chief_of_grid, 0::smallint, w.worker_id, w.staff_no, w.role, w.on_duty, \
+             w.leave_from, w.leave_until, w.duty_reason, w.capacity, w.open_tasks \
+           FROM workers w WHERE w.chief_of_grid = ANY($2)) c ON true",
+    )
+    .bind(&grid.code)
+    .bind(&chiefs_of)
+    .fetch_all(tx)
+    .await?;
+    let version = rows.first().map(|r| r.0).unwrap_or_default();
     let mut tiers = vec![
         Tier {
             label: "A post".into(),
             post: Some(PostKind::A),
             grid_code: grid.code.clone(),
-            candidates: cands(post_holders(tx, &grid.code, Some(PostKind::A)).await?),
+            candidates: Vec::new(),
         },
         Tier {
             label: "B post".into(),
             post: Some(PostKind::B),
             grid_code: grid.code.clone(),
-            candidates: cands(post_holders(tx, &grid.code, Some(PostKind::B)).await?),
+            candidates: Vec::new(),
         },
         Tier {
             label: "grid chief".into(),
             post: None,
             grid_code: grid.code.clone(),
-            candidates: cands(chiefs(tx, &grid.code).await?),
+            candidates: Vec::new(),
         },
     ];
     for (i, a) in ancestors.iter().enumerate() {
@@ -271,8 +307,38 @@ pub async fn tiers(
             label,
             post: None,
             grid_code: a.code.clone(),
-            candidates: cands(chiefs(tx, &a.code).await?),
+            candidates: Vec::new(),
         });
     }
-    Ok(tiers)
+    for r in rows {
+        let (Some(at), Some(post), Some(worker_id), Some(staff_no)) = (r.1, r.2, r.3, r.4) else {
+            continue;
+        };
+        let c = Candidate {
+            worker_id,
+            staff_no,
+            role: r.5.unwrap_or_default(),
+            on_duty: r.6.unwrap_or_default(),
+            leave_from: r.7,
+            leave_until: r.8,
+            duty_reason: r.9.unwrap_or_default(),
+            capacity: r.10.unwrap_or_default(),
+            open_tasks: i64::from(r.11.unwrap_or_default()),
+        };
+        let tier = match post {
+            1 => 0,
+            2 => 1,
+            _ if at == grid.code => 2,
+            _ => match ancestors.iter().position(|a| a.code == at) {
+                Some(k) => 3 + k,
+                None => continue,
+            },
+        };
+        tiers[tier].candidates.push(c);
+    }
+    // Reasons list unavailable candidates in staff-number order.
+    for t in &mut tiers {
+        t.candidates.sort_by(|a, b| a.staff_no.cmp(&b.staff_no));
+    }
+    Ok((version, tiers))
 }

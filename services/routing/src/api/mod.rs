@@ -16,12 +16,14 @@ use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 
 use crate::grids;
+use crate::index::Index;
 
 /// The routing service's handlers.
 #[derive(Clone)]
 pub struct Api {
     pub pool: PgPool,
     pub cal: Arc<Calendar>,
+    pub index: Arc<Index>,
 }
 
 /// Every role that works for the county (all but citizens).

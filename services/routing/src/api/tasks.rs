@@ -250,6 +250,7 @@ impl Api {
         };
         dispatch::dispatch(
             &mut tx,
+            &self.index,
             &ctx,
             &ticket,
             next.clone(),
@@ -347,6 +348,7 @@ impl Api {
         };
         dispatch::dispatch(
             &mut tx,
+            &self.index,
             &ctx,
             &ticket,
             next,

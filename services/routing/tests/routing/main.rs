@@ -3,5 +3,6 @@
 
 mod admin;
 mod dispatch;
+mod index;
 mod support;
 mod tasks;
