@@ -10,11 +10,12 @@
 //! work their tasks here: 签收, 退单 (re-dispatched elsewhere; the town's desk after three),
 //! 转办. Reopened tickets go back to their worker, escalations become 督办 tasks for a chief.
 //!
-//! Modules: [`api`] (gRPC edge), [`dispatch`] / [`resolve`] / [`pick`] (the decision) over
+//! Modules: [`api`] (gRPC edge), [`dispatch`] / [`decide`] / [`resolve`] / [`pick`] (the decision) over
 //! [`index`] (the grid tree and rules in memory, kept current through `grid_version`),
 //! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`].
 
 pub mod api;
+pub mod decide;
 pub mod dispatch;
 pub mod domain;
 pub mod events;
