@@ -22,6 +22,11 @@ mod choices;
 mod cli;
 mod client;
 mod closure;
+mod demo;
+mod demo_county;
+mod demo_flow;
+mod demo_plan;
+mod demo_rpc;
 mod error;
 mod gridfile;
 mod grids;
@@ -96,6 +101,7 @@ async fn run(cli: Cli) -> CtlResult {
         Command::Timeline(t) => tracker::timeline(&ctx()?, t).await,
         Command::Overdue(o) => tracker::overdue(&ctx()?, o).await,
         Command::Report(r) => reports::report(&ctx()?, r).await,
+        Command::Demo(d) => demo::run(d, env("GRIDLOOP_JWT_SECRET")).await,
     }
 }
 
