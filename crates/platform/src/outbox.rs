@@ -6,6 +6,10 @@
 //! (unsent rows stay unsent) and duplicates nothing downstream (a republished event id is
 //! dropped by the stream's duplicate window and by consumers' inboxes).
 //!
+//! Waking: the relay polls, and while it is idle writers also NOTIFY it (a trigger on
+//! `outbox`). It lowers its idle flag whenever it is busy, because a notifying commit holds a
+//! database-wide lock through its WAL flush and would serialise every writer's commit.
+//!
 //! Ordering: rows are published in id order by one relay at a time (a transaction-scoped
 //! advisory lock), never through an "id > last seen" cursor, because ids are taken before
 //! commit and a cursor would skip rows that commit late. Events of one ticket keep their
@@ -82,6 +86,10 @@ pub async fn pending(pool: &PgPool) -> Result<i64, Error> {
     )
 }
 
+/// Empty rounds the relay polls at [`BUSY_POLL`] before it declares itself idle.
+const BUSY_ROUNDS: u32 = 3;
+const BUSY_POLL: Duration = Duration::from_millis(5);
+
 /// Settings of a [`Relay`].
 #[derive(Clone, Debug)]
 pub struct RelayOptions {
@@ -99,7 +107,7 @@ impl Default for RelayOptions {
     fn default() -> Self {
         Self {
             batch: 256,
-            poll: Duration::from_millis(500),
+            poll: Duration::from_millis(250),
             retention: Duration::from_secs(7 * 86_400),
             max_backoff: Duration::from_secs(5),
         }
@@ -153,11 +161,13 @@ impl Relay {
         }
         let mut backoff = Duration::from_millis(50);
         let mut last_purge = tokio::time::Instant::now();
+        let mut empty_rounds = 0u32;
         while !shutdown.is_cancelled() {
             match self.publish_pending().await {
                 Ok(n) => {
                     backoff = Duration::from_millis(50);
-                    if n as i64 >= self.opts.batch {
+                    if n > 0 {
+                        empty_rounds = 0;
                         continue;
                     }
                 }
@@ -177,6 +187,23 @@ impl Relay {
                     tracing::warn!(error = %e, "outbox purge failed");
                 }
             }
+            // Under a steady trickle, look again shortly instead of asking writers to notify:
+            // every notifying commit serialises all writers' commits.
+            empty_rounds += 1;
+            if empty_rounds <= BUSY_ROUNDS {
+                tokio::select! {
+                    _ = tokio::time::sleep(BUSY_POLL) => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            // Idle: raise the flag, then look once more, since a row committed before the
+            // flag was visible did not notify.
+            let flagged = self.set_idle(true).await;
+            if flagged && matches!(self.publish_pending().await, Ok(n) if n > 0) {
+                self.set_idle(false).await;
+                empty_rounds = 0;
+                continue;
+            }
             let notified = async {
                 match listener.as_mut() {
                     Some(l) => {
@@ -190,7 +217,10 @@ impl Relay {
                 _ = tokio::time::sleep(self.opts.poll) => {}
                 _ = shutdown.cancelled() => break,
             }
+            self.set_idle(false).await;
+            empty_rounds = 0;
         }
+        self.set_idle(false).await;
         // Drain: whatever committed before shutdown goes out if NATS is there to take it.
         if let Err(e) = self.publish_pending().await {
             tracing::warn!(error = %e, "outbox relay could not drain on shutdown");
@@ -278,6 +308,23 @@ impl Relay {
                 Ok(done.len())
             }
             None => Ok(done.len()),
+        }
+    }
+
+    /// Raises or lowers the flag that makes writers notify; false if it could not be set
+    /// (the relay then simply polls).
+    async fn set_idle(&self, idle: bool) -> bool {
+        let sql = if idle {
+            "INSERT INTO outbox_relay_idle DEFAULT VALUES ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM outbox_relay_idle"
+        };
+        match sqlx::query(sql).execute(&self.pool).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "outbox idle flag not updated");
+                false
+            }
         }
     }
 

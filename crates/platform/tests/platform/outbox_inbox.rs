@@ -273,3 +273,40 @@ async fn an_event_that_keeps_failing_is_dead_lettered_and_the_rest_flow() {
     assert_eq!(got, want);
     stop.cancel();
 }
+
+#[tokio::test]
+async fn an_idle_relay_is_woken_by_the_commit_not_by_its_poll() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let stop = CancellationToken::new();
+    // A poll this long means only the notification can deliver within the wait below.
+    let opts = RelayOptions {
+        poll: Duration::from_secs(600),
+        ..Default::default()
+    };
+    tokio::spawn(Relay::new(svc.pool.clone(), svc.bus.clone(), opts).run(stop.clone()));
+    tokio::spawn(
+        Consumer::new(
+            svc.pool.clone(),
+            svc.bus.clone(),
+            consumer_opts(&svc.cfg),
+            Recorder,
+        )
+        .run(stop.clone()),
+    );
+    wait_for("the relay to declare itself idle", WAIT, || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox_relay_idle")
+            .fetch_one(&svc.pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    let expected = enqueue_committed(&svc.pool, &tickets(3)).await;
+    wait_for("events delivered after a wake-up", WAIT, || async {
+        applied(&svc.pool).await.len() >= 3
+    })
+    .await;
+    assert_eq!(applied(&svc.pool).await, expected);
+    stop.cancel();
+}
