@@ -137,6 +137,8 @@ pub fn plans(county: &County, total: usize, offset: usize) -> Vec<Plan> {
             Path::Unreached if !matches!(chan, Chan::Hotline | Chan::OneKey(_)) => {
                 chan = Chan::Hotline
             }
+            // Left waiting as urgent: app submissions carry no urgency, so by phone.
+            Path::LeftUnaccepted if matches!(chan, Chan::App(_)) => chan = Chan::Hotline,
             // A transfer moves a group's matter to the neighbouring group.
             Path::Transferred => {
                 category = GROUP_LEVEL[(r(4) % 2) as usize];
