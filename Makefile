@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 STACK := deploy/local/stack.sh
 
-.PHONY: help build run test lint bench fmt stack-up stack-down stack-status browser
+.PHONY: help build run demo test lint bench fmt stack-up stack-down stack-status browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -13,6 +13,9 @@ build: ## build every crate, tests and benches included
 
 run: ## start the local stack and every service, logs prefixed; Ctrl-C stops the services
 	deploy/local/run.sh
+
+demo: ## start the stack and every service, load a demo town, drive 1,000 tickets, print its report
+	deploy/local/demo.sh
 
 test: stack-up browser ## start the local stack (and get a headless browser), then run the whole test suite
 	. .local/env && cargo test --workspace
