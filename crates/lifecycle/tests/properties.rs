@@ -350,6 +350,18 @@ proptest! {
         prop_assert_eq!(deadline - start, TimeDelta::hours(i64::from(n)));
     }
 
+    /// Natural minutes are clock minutes too, and sixty of them are an hour.
+    #[test]
+    fn natural_minutes_are_clock_minutes(start in instant(), n in 0..10_000u32) {
+        let cal = Calendar::china_default();
+        let deadline = SlaSpan::Minutes(n).deadline_from(start, &cal);
+        prop_assert_eq!(deadline - start, TimeDelta::minutes(i64::from(n)));
+        prop_assert_eq!(
+            SlaSpan::Minutes(n * 60).deadline_from(start, &cal),
+            SlaSpan::Hours(n).deadline_from(start, &cal)
+        );
+    }
+
     /// More working hours never give an earlier deadline, and exactly the hours asked for lie
     /// between the start and the deadline.
     #[test]
