@@ -20,6 +20,8 @@ pub struct Config {
     pub stream: String,
     /// Subject prefix: events go to `<prefix>.<kind>`.
     pub subject_prefix: String,
+    /// Replicas of the stream: 1 on one machine, 3 on a 3-node JetStream cluster.
+    pub stream_replicas: usize,
     /// HS256 secret for bearer tokens. `None` refuses every authenticated call.
     pub jwt_secret: Option<String>,
     /// gRPC listen address.
@@ -86,6 +88,7 @@ impl Config {
             nats_url: get("GRIDLOOP_NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:54222".into()),
             stream: get("GRIDLOOP_STREAM").unwrap_or_else(|| "TICKETS".into()),
             subject_prefix: get("GRIDLOOP_SUBJECT_PREFIX").unwrap_or_else(|| "tickets".into()),
+            stream_replicas: num("GRIDLOOP_STREAM_REPLICAS", 1)?.clamp(1, 5) as usize,
             jwt_secret: get("GRIDLOOP_JWT_SECRET").filter(|s| !s.is_empty()),
             grpc_addr,
             max_request_bytes: num("GRIDLOOP_MAX_REQUEST_BYTES", 1 << 20)? as usize,

@@ -20,6 +20,8 @@ pub struct Bus {
     pub stream: String,
     /// Subject prefix (`tickets` unless configured): events go to `<prefix>.<kind>`.
     pub prefix: String,
+    /// Stream replicas to ask for (`GRIDLOOP_STREAM_REPLICAS`).
+    pub replicas: usize,
 }
 
 impl Bus {
@@ -42,6 +44,7 @@ impl Bus {
             js,
             stream: cfg.stream.clone(),
             prefix: cfg.subject_prefix.clone(),
+            replicas: cfg.stream_replicas,
         };
         Ok(bus)
     }
@@ -55,6 +58,8 @@ impl Bus {
             // Every event is kept: the tracker and reports rebuild from the whole history.
             retention: stream::RetentionPolicy::Limits,
             duplicate_window: DUPLICATE_WINDOW,
+            // Every service sends the same settings, so none of them sets an R3 stream back.
+            num_replicas: self.replicas,
             description: Some("gridloop ticket events".into()),
             ..Default::default()
         };
