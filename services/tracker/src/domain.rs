@@ -65,7 +65,8 @@ pub fn deadline_kind(raw: i32) -> Option<pb::DeadlineKind> {
 }
 
 /// The longest limits accepted, so that deadline arithmetic (which walks day by day) stays
-/// bounded.
+/// bounded: a year in any unit.
+const MAX_MINUTES: u32 = 60 * 24 * 366;
 const MAX_HOURS: u32 = 24 * 366;
 const MAX_DAYS: u32 = 366;
 
@@ -73,12 +74,13 @@ const MAX_DAYS: u32 = 366;
 pub fn limit(field: &str, l: Option<&pb::TimeLimit>) -> Result<(i32, i32), ApiError> {
     let l = l.ok_or_else(|| ApiError::invalid(field, "required"))?;
     let max = match pb::TimeUnit::try_from(l.unit) {
+        Ok(pb::TimeUnit::Minutes) => MAX_MINUTES,
         Ok(pb::TimeUnit::WorkingHours | pb::TimeUnit::CalendarHours) => MAX_HOURS,
         Ok(pb::TimeUnit::WorkingDays) => MAX_DAYS,
         _ => {
             return Err(ApiError::invalid(
                 format!("{field}.unit"),
-                "required: WORKING_HOURS, WORKING_DAYS or CALENDAR_HOURS",
+                "required: MINUTES, CALENDAR_HOURS, WORKING_HOURS or WORKING_DAYS",
             ));
         }
     };
@@ -101,6 +103,7 @@ pub fn limit(field: &str, l: Option<&pb::TimeLimit>) -> Result<(i32, i32), ApiEr
 pub fn span(amount: i32, unit: i32) -> SlaSpan {
     let n = u32::try_from(amount).unwrap_or(0);
     match pb::TimeUnit::try_from(unit) {
+        Ok(pb::TimeUnit::Minutes) => SlaSpan::Minutes(n),
         Ok(pb::TimeUnit::CalendarHours) => SlaSpan::Hours(n),
         Ok(pb::TimeUnit::WorkingDays) => SlaSpan::WorkingDays(n),
         _ => SlaSpan::WorkingHours(n),
@@ -164,5 +167,32 @@ mod tests {
         let huge = pb::TimeLimit { amount: 400, ..ok };
         assert!(limit("x", Some(&huge)).is_err());
         assert_eq!(span(24, 3), SlaSpan::Hours(24));
+
+        let minutes = pb::TimeLimit {
+            amount: 15,
+            unit: pb::TimeUnit::Minutes as i32,
+        };
+        assert_eq!(limit("x", Some(&minutes)).unwrap(), (15, 4));
+        assert_eq!(span(15, 4), SlaSpan::Minutes(15));
+        let one = pb::TimeLimit {
+            amount: 1,
+            ..minutes
+        };
+        assert!(limit("x", Some(&one)).is_ok(), "one minute is the least");
+        let zero = pb::TimeLimit {
+            amount: 0,
+            ..minutes
+        };
+        assert!(limit("x", Some(&zero)).is_err());
+        let year = pb::TimeLimit {
+            amount: MAX_MINUTES,
+            ..minutes
+        };
+        assert!(limit("x", Some(&year)).is_ok());
+        let over = pb::TimeLimit {
+            amount: MAX_MINUTES + 1,
+            ..minutes
+        };
+        assert!(limit("x", Some(&over)).is_err());
     }
 }
