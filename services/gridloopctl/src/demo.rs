@@ -2,7 +2,9 @@
 //! Imports the demo county (三元镇: 10 villages, 185 groups, 72 grid workers with A/B posts,
 //! chiefs, 300 one-key devices) — upserts and fixed ids, so it can run again — then drives
 //! tickets through every channel and every path of the loop with a few in flight at once,
-//! and ends with the town's report by village and the URL of the HTML report page.
+//! waits until the urgent safety hazards nobody signed for are overdue and escalated (the
+//! town's SLA rule gives them minutes), and ends with the town's report by village and the
+//! URL of the HTML report page.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use crate::demo_county::{COUNTY, County, TOWN};
 use crate::demo_flow::{Demo, Stats};
 use crate::demo_plan::plans;
 use crate::demo_rpc::{As, Rpc};
+use crate::demo_watch::{Supervised, hazard_rule, supervised};
 use crate::error::{CtlError, CtlResult};
 
 #[derive(Debug, Args)]
@@ -32,6 +35,11 @@ pub struct DemoArgs {
     /// Import the county only; submit no tickets.
     #[arg(long)]
     pub import_only: bool,
+    /// The town's respond limit for urgent safety hazards (治安隐患), in clock minutes. Real
+    /// rules say 15–30; the demo's default lets them go overdue within the run, and the demo
+    /// waits that long for the tracker's 督办.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub hazard_minutes: u32,
 }
 
 pub async fn run(args: DemoArgs, secret: Option<String>) -> CtlResult {
@@ -51,6 +59,11 @@ pub async fn run(args: DemoArgs, secret: Option<String>) -> CtlResult {
         county.households.len()
     );
     let worker_ids = import(&rpc, &county).await?;
+    let rule = hazard_rule(&rpc, args.hazard_minutes).await?;
+    eprintln!(
+        "demo: SLA rule 治安隐患 × urgent: respond within {} minutes (tracker)",
+        rule.respond_within.map(|l| l.amount).unwrap_or_default()
+    );
     eprintln!(
         "demo: county ready in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -98,7 +111,25 @@ pub async fn run(args: DemoArgs, secret: Option<String>) -> CtlResult {
         }
     }
     progress(&demo.stats, total, drive.elapsed(), true);
-    summary(&demo.stats, drive.elapsed());
+    let driven = drive.elapsed();
+    let hazards = demo
+        .stats
+        .hazards
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let watched = if hazards.is_empty() {
+        Supervised::default()
+    } else {
+        eprintln!(
+            "demo: waiting for the tracker's 督办 of the {} safety hazards nobody signed for",
+            hazards.len()
+        );
+        // They were called in first, so their deadlines are at most this far off.
+        let bound = Duration::from_secs(u64::from(args.hazard_minutes) * 60 + 90);
+        supervised(&demo.rpc, &hazards, bound).await
+    };
+    summary(&demo.stats, driven, &watched, args.hazard_minutes);
     report(&demo).await?;
     eprintln!("demo: done in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
@@ -225,7 +256,7 @@ fn progress(s: &Stats, total: usize, elapsed: Duration, last: bool) {
     let _ = err.flush();
 }
 
-fn summary(s: &Stats, elapsed: Duration) {
+fn summary(s: &Stats, elapsed: Duration, w: &Supervised, minutes: u32) {
     let ch = |c: pb::Channel| n(&s.by_channel[c as usize]);
     println!(
         "\nTickets submitted: {} in {:.0}s — hotline {}, one-key {}, app {}, mailbox {}, web {}, patrol {}",
@@ -256,8 +287,11 @@ fn summary(s: &Stats, elapsed: Duration) {
             n(&s.merged_elsewhere),
         ),
         ("escalated for repeats (层级上报)", n(&s.escalated)),
+        ("overdue for 签收, escalated (督办)", w.escalated),
+        ("  in the supervisor's overdue list", w.listed),
         ("open", n(&s.open)),
         ("  waiting for 签收 (urgent)", n(&s.left_unaccepted)),
+        ("    治安隐患, minutes to respond", w.total),
         ("  accepted, being handled", n(&s.left_accepted)),
         ("  disposed, waiting for feedback", n(&s.left_disposed)),
         ("failed", n(&s.failed)),
@@ -266,12 +300,45 @@ fn summary(s: &Stats, elapsed: Duration) {
         let pad = 44usize.saturating_sub(crate::output::width(label));
         println!("  {label}{} {v:>5}", " ".repeat(pad));
     }
-    if let Some(due) = *s.respond_by.lock().unwrap_or_else(|e| e.into_inner()) {
-        let local = due.with_timezone(&gridloop_lifecycle_tz());
+    if w.total > 0 {
+        let due = w
+            .due
+            .map(|d| format!(" at {}", d.with_timezone(&cst()).format("%H:%M:%S")))
+            .unwrap_or_default();
+        let to = w
+            .escalated_to
+            .as_ref()
+            .map(|g| {
+                if g == TOWN.0 {
+                    format!(" to the town {} ({g})", TOWN.1)
+                } else {
+                    format!(" to {g}")
+                }
+            })
+            .unwrap_or_default();
         println!(
-            "  The tickets waiting for 签收 go overdue by {} (CST) and are escalated (督办) then: \
-             see `gridloopctl overdue --as supervisor` and the report page.",
+            "  The {} urgent safety hazards (治安隐患) nobody signed for had {minutes} minutes to respond \
+             by the town's rule: due{due} (CST), {} overdue and {} escalated (督办){to} after {:.0}s of waiting.",
+            w.total,
+            w.overdue,
+            w.escalated,
+            w.waited.as_secs_f64()
+        );
+    }
+    if let Some(due) = *s.respond_by.lock().unwrap_or_else(|e| e.into_inner()) {
+        let local = due.with_timezone(&cst());
+        println!(
+            "  The other tickets waiting for 签收 go overdue by {} (CST) and are escalated (督办) then.",
             local.format("%Y-%m-%d %H:%M")
+        );
+    }
+    println!("  See `gridloopctl overdue --as supervisor` and the report page.");
+    if w.escalated < w.total {
+        println!(
+            "  ! the tracker reported {} of {} safety hazards overdue and escalated within {:.0}s",
+            w.escalated,
+            w.total,
+            w.waited.as_secs_f64()
         );
     }
     let errs = s.errors.lock().unwrap_or_else(|e| e.into_inner());
@@ -280,7 +347,8 @@ fn summary(s: &Stats, elapsed: Duration) {
     }
 }
 
-fn gridloop_lifecycle_tz() -> chrono::FixedOffset {
+/// China Standard Time, in which the demo prints its times.
+pub fn cst() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
 

@@ -42,8 +42,10 @@ pub struct Stats {
     pub merged_elsewhere: AtomicUsize,
     pub by_channel: [AtomicUsize; 7],
     pub errors: Mutex<Vec<String>>,
-    /// Latest respond deadline of the tickets left waiting for 签收.
+    /// Latest respond deadline of the tickets left waiting for 签收 (hazards aside).
     pub respond_by: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Ticket ids of the urgent safety hazards left waiting for 签收.
+    pub hazards: Mutex<Vec<String>>,
 }
 
 fn add(c: &AtomicUsize, n: usize) {
@@ -479,6 +481,15 @@ impl Demo {
             add(&s.escalated, 1);
         }
         match p.path {
+            Path::LeftUnaccepted if p.hazard() => {
+                // Its deadline is the tracker's (the town's rule in minutes), not the
+                // informational one routing put in the task: the demo asks the tracker later.
+                let mut hazards = s.hazards.lock().unwrap_or_else(|e| e.into_inner());
+                hazards.push(ticket);
+                add(&s.left_unaccepted, 1);
+                add(&s.open, 1);
+                return Ok(());
+            }
             Path::LeftUnaccepted => {
                 let due = task
                     .deadlines

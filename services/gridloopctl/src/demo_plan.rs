@@ -29,7 +29,8 @@ pub enum Path {
     Unreached,
     /// Disposed as unresolvable, the exemption confirmed by a supervisor.
     Unresolvable,
-    /// Left waiting for 签收 (urgent: its respond deadline runs out first).
+    /// Left waiting for 签收 (urgent: its respond deadline runs out first). By phone or on
+    /// patrol it is a safety hazard (治安隐患), whose respond limit is minutes.
     LeftUnaccepted,
     /// Accepted, not yet disposed.
     LeftAccepted,
@@ -53,7 +54,20 @@ impl Plan {
     pub fn submissions(&self) -> usize {
         1 + self.repeats
     }
+
+    /// An urgent safety hazard left waiting for 签收: the town's rule gives it minutes to
+    /// respond, so it goes overdue (督办) within the demo's run. One-key calls are filed under
+    /// intake's one-key category, whatever the plan says, so they are never hazards.
+    pub fn hazard(&self) -> bool {
+        self.path == Path::LeftUnaccepted
+            && self.urgent
+            && self.category == HAZARD
+            && !matches!(self.chan, Chan::OneKey(_))
+    }
 }
+
+/// The category whose urgent tickets the demo's SLA rule answers within minutes.
+pub const HAZARD: &str = "public_security";
 
 const GROUP_LEVEL: [&str; 2] = ["neighbor_dispute", "elderly_care"];
 const VILLAGE_LEVEL: [&str; 4] = ["environment", "public_security", "consultation", "other"];
@@ -137,8 +151,14 @@ pub fn plans(county: &County, total: usize, offset: usize) -> Vec<Plan> {
             Path::Unreached if !matches!(chan, Chan::Hotline | Chan::OneKey(_)) => {
                 chan = Chan::Hotline
             }
-            // Left waiting as urgent: app submissions carry no urgency, so by phone.
-            Path::LeftUnaccepted if matches!(chan, Chan::App(_)) => chan = Chan::Hotline,
+            // Left waiting as urgent: app submissions carry no urgency, so by phone; a call
+            // or a patrol's finding that nobody signs for is a safety hazard.
+            Path::LeftUnaccepted => {
+                if matches!(chan, Chan::App(_)) {
+                    chan = Chan::Hotline;
+                }
+                category = HAZARD;
+            }
             // A transfer moves a group's matter to the neighbouring group.
             Path::Transferred => {
                 category = GROUP_LEVEL[(r(4) % 2) as usize];
@@ -187,6 +207,9 @@ pub fn plans(county: &County, total: usize, offset: usize) -> Vec<Plan> {
             repeats,
         });
     }
+    // The hazards are called in first, so that their respond clocks run out while the other
+    // tickets go through the loop (the order changes nothing else: numbers stay).
+    out.sort_by_key(|p| !p.hazard());
     out
 }
 
@@ -273,5 +296,28 @@ mod tests {
                 .filter(|p| p.path == Path::Transferred)
                 .all(|p| GROUP_LEVEL.contains(&p.category))
         );
+    }
+
+    #[test]
+    fn urgent_hazards_left_waiting_come_first() {
+        let county = County::build();
+        let plans = plans(&county, 1000, 0);
+        let hazards = plans.iter().take_while(|p| p.hazard()).count();
+        assert!(hazards >= 10, "{hazards} hazards");
+        assert_eq!(plans.iter().filter(|p| p.hazard()).count(), hazards);
+        for p in &plans[..hazards] {
+            assert!(p.urgent && p.category == HAZARD && p.repeats == 0);
+            assert!(matches!(p.chan, Chan::Hotline | Chan::Patrol), "{p:?}");
+        }
+        // The rest of those left waiting are one-key calls of elderly people living alone.
+        assert!(
+            plans[hazards..]
+                .iter()
+                .filter(|p| p.path == Path::LeftUnaccepted)
+                .all(|p| matches!(p.chan, Chan::OneKey(_)) && p.urgent)
+        );
+        // Numbers stay unique: the order changed, not the tickets.
+        let numbers: HashSet<usize> = plans.iter().map(|p| p.n).collect();
+        assert_eq!(numbers.len(), plans.len());
     }
 }

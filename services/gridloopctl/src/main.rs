@@ -27,6 +27,7 @@ mod demo_county;
 mod demo_flow;
 mod demo_plan;
 mod demo_rpc;
+mod demo_watch;
 mod error;
 mod gridfile;
 mod grids;
