@@ -57,7 +57,7 @@ pub struct System {
     /// An administrative pool on the test database (reads outboxes for [`System::settle`]).
     pub db: PgPool,
     /// JetStream on the test's NATS (reads the stream).
-    pub js: async_nats::jetstream::Context,
+    pub bus: gridloop_platform::nats::Bus,
     intake_settings: IntakeSettings,
     /// Every phone number and name handed to a service in this test, for the PII check.
     secrets: Arc<Mutex<Vec<String>>>,
@@ -131,11 +131,9 @@ impl System {
         let db = PgPool::connect(&env.database_url)
             .await
             .expect("connect to the test database");
-        let js = async_nats::jetstream::new(
-            async_nats::connect(&env.nats_url)
-                .await
-                .expect("connect to NATS"),
-        );
+        let bus = gridloop_platform::nats::Bus::connect(&env.config("system"))
+            .await
+            .expect("connect to NATS");
         System {
             intake: IntakeServiceClient::new(channel(ports[0]).await),
             routing: RoutingServiceClient::new(channel(ports[1]).await),
@@ -146,7 +144,7 @@ impl System {
             clock,
             started_at,
             db,
-            js,
+            bus,
             env,
             intake_settings,
             secrets: Arc::new(Mutex::new(Vec::new())),

@@ -50,6 +50,7 @@ impl System {
     async fn quiet(&self) -> Result<(), String> {
         let before = self.last_sequence().await?;
         let stream = self
+            .bus
             .js
             .get_stream(&self.env.stream)
             .await
@@ -86,6 +87,7 @@ impl System {
 
     async fn last_sequence(&self) -> Result<u64, String> {
         let mut stream = self
+            .bus
             .js
             .get_stream(&self.env.stream)
             .await

@@ -148,3 +148,74 @@ pub async fn publish(
         .map_err(crate::Error::nats)?;
     Ok(())
 }
+
+/// One message of the stream: its subject, raw payload and the decoded event.
+pub struct StreamMessage {
+    pub subject: String,
+    pub payload: Vec<u8>,
+    pub event: gridloop_proto::v1::TicketEvent,
+}
+
+/// Every event on the stream now, in stream order; only `kind` when given. Reads through an
+/// ephemeral consumer and stops at the count pending when it was created, so it neither
+/// waits on a guessed timeout nor misses what was already there.
+pub async fn stream_events(bus: &crate::nats::Bus, kind: Option<&str>) -> Vec<StreamMessage> {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+    use futures::StreamExt;
+    use prost::Message as _;
+
+    let stream = bus
+        .js
+        .get_stream(&bus.stream)
+        .await
+        .expect("the test's stream");
+    let consumer = stream
+        .create_consumer(pull::Config {
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            filter_subject: kind.map(|k| bus.subject(k)).unwrap_or_default(),
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("an ephemeral consumer");
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut out = Vec::with_capacity(pending);
+    if pending == 0 {
+        return out;
+    }
+    let mut batch = consumer
+        .fetch()
+        .max_messages(pending)
+        .expires(Duration::from_secs(10))
+        .messages()
+        .await
+        .expect("fetch from the stream");
+    while out.len() < pending {
+        let Some(msg) = batch.next().await else { break };
+        let msg = msg.expect("a message");
+        let event = gridloop_proto::v1::TicketEvent::decode(msg.payload.as_ref())
+            .unwrap_or_else(|e| panic!("{} is not a TicketEvent: {e}", msg.subject));
+        out.push(StreamMessage {
+            subject: msg.subject.to_string(),
+            payload: msg.payload.to_vec(),
+            event,
+        });
+    }
+    assert_eq!(out.len(), pending, "read every message of the stream");
+    out
+}
+
+/// The events of `kind` about `ticket` on the stream now, in stream order.
+pub async fn ticket_events(
+    bus: &crate::nats::Bus,
+    kind: &str,
+    ticket: &str,
+) -> Vec<gridloop_proto::v1::TicketEvent> {
+    stream_events(bus, Some(kind))
+        .await
+        .into_iter()
+        .map(|m| m.event)
+        .filter(|e| e.ticket_id == ticket)
+        .collect()
+}

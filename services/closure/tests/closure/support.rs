@@ -4,7 +4,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use gridloop_closure::{App, Settings};
 use gridloop_platform::auth::{Authenticator, Claims, Role};
 use gridloop_platform::nats::Bus;
@@ -14,7 +13,6 @@ use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::closure_service_client::ClosureServiceClient;
 use pb::ticket_event::Body;
-use prost::Message as _;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
@@ -241,32 +239,7 @@ impl Harness {
     }
 
     async fn read(&self, ticket: Uuid, kind: &str) -> Vec<pb::TicketEvent> {
-        use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-        let stream = self.bus.js.get_stream(&self.bus.stream).await.unwrap();
-        let consumer = stream
-            .create_consumer(pull::Config {
-                filter_subject: self.bus.subject(kind),
-                deliver_policy: DeliverPolicy::All,
-                ack_policy: AckPolicy::None,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        let mut batch = consumer
-            .fetch()
-            .max_messages(1000)
-            .expires(Duration::from_millis(300))
-            .messages()
-            .await
-            .unwrap();
-        while let Some(Ok(msg)) = batch.next().await {
-            let ev = pb::TicketEvent::decode(msg.payload.as_ref()).unwrap();
-            if ev.ticket_id == ticket.to_string() {
-                out.push(ev);
-            }
-        }
-        out
+        testing::ticket_events(&self.bus, kind, &ticket.to_string()).await
     }
 }
 

@@ -4,11 +4,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use futures::StreamExt;
 use gridloop_intake::domain::Phone;
 use gridloop_intake::{App, IntakeSettings};
 use gridloop_platform::auth::{Authenticator, Claims, Role};
-use gridloop_platform::testing::{TEST_JWT_SECRET, TestEnv};
+use gridloop_platform::nats::Bus;
+use gridloop_platform::testing::{self, TEST_JWT_SECRET, TestEnv};
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
 use gridloop_proto::v1::*;
 use prost::Message;
@@ -159,30 +159,14 @@ impl Harness {
             }
         })
         .await;
-        let client = async_nats::connect(&self.env.nats_url).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        let stream = js.get_stream(&self.env.stream).await.unwrap();
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: format!("{}.{kind}", self.env.prefix),
-                deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-                ..Default::default()
-            })
+        let bus = Bus::connect(&self.env.config("intake"))
             .await
-            .unwrap();
-        let mut out = Vec::new();
-        let mut msgs = consumer
-            .fetch()
-            .max_messages(10_000)
-            .messages()
+            .expect("connect to NATS");
+        testing::stream_events(&bus, Some(kind))
             .await
-            .unwrap();
-        while let Some(m) = msgs.next().await {
-            let m = m.unwrap();
-            out.push(TicketEvent::decode(m.payload.clone()).unwrap());
-        }
-        out
+            .into_iter()
+            .map(|m| m.event)
+            .collect()
     }
 }
 

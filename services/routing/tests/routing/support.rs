@@ -5,8 +5,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use futures::StreamExt;
 use gridloop_platform::auth::{Authenticator, Claims, Role};
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox;
@@ -15,7 +13,6 @@ use gridloop_proto::v1::routing_service_client::RoutingServiceClient;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::*;
 use gridloop_routing::App;
-use prost::Message;
 use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -246,35 +243,7 @@ pub async fn publish(svc: &Svc, ev: &TicketEvent) {
 
 /// Every event of `kind` about `ticket` on the stream now.
 pub async fn events_now(svc: &Svc, kind: &str, ticket: &str) -> Vec<TicketEvent> {
-    let stream = svc.bus.js.get_stream(&svc.bus.stream).await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config {
-            deliver_policy: DeliverPolicy::All,
-            ack_policy: AckPolicy::None,
-            filter_subject: svc.bus.subject(kind),
-            inactive_threshold: Duration::from_secs(30),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut out = Vec::new();
-    if pending == 0 {
-        return out;
-    }
-    let mut batch = consumer
-        .fetch()
-        .max_messages(pending)
-        .messages()
-        .await
-        .unwrap();
-    while let Some(Ok(m)) = batch.next().await {
-        let ev = TicketEvent::decode(m.payload.as_ref()).unwrap();
-        if ev.ticket_id == ticket {
-            out.push(ev);
-        }
-    }
-    out
+    testing::ticket_events(&svc.bus, kind, ticket).await
 }
 
 /// Waits (bounded) until `n` events of `kind` about `ticket` are on the stream; returns them.
