@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole product in one command: starts the local stack, builds and starts the five
 # services in the background (logs under .local/logs/), waits until each answers, runs
-# `gridloopctl demo` (imports the demo county 三元镇 and drives 1,000 tickets through the
-# loop), prints the report and the URL of the HTML report page, and keeps the services
-# running until Ctrl-C, which stops them. Extra arguments go to `gridloopctl demo`
-# (e.g. --tickets 200 --concurrency 8).
+# `gridloopctl demo` (imports the demo county 三元镇, sets the town's SLA rule that gives urgent
+# safety hazards 2 minutes to respond, drives 1,000 tickets through the loop and waits until
+# the hazards nobody signed for are overdue and escalated), prints the report and the URL of
+# the HTML report page, and keeps the services running until Ctrl-C, which stops them. Extra
+# arguments go to `gridloopctl demo` (e.g. --tickets 200 --concurrency 8 --hazard-minutes 5).
 #
 # For the demo, closure counts unreached callbacks 3 s apart (instead of 2 hours) so the
 # exemption path completes in the run, and one-key calls are filed as 养老助残.
