@@ -24,6 +24,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("telemetry: {0}")]
     Telemetry(String),
+    /// An operations subcommand (`healthcheck`, …) found the service not as expected.
+    #[error("{0}")]
+    Ops(String),
 }
 
 impl Error {

@@ -10,7 +10,8 @@
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
 //! - [`error`]: the one mapping from errors to `tonic::Status`;
-//! - [`service`]: the [`service::Host`] that starts, serves and drains a service.
+//! - [`service`]: the [`service::Host`] that starts, serves and drains a service;
+//! - [`ops`]: `migrate`, `replay --since`, `dead-letters`, `healthcheck` subcommands of every service binary.
 //!
 //! Services handle `TicketEvent`s and their own tables; subjects, bytes, acks and retries stay
 //! in here.
@@ -23,6 +24,7 @@ pub mod grpc;
 pub mod inbox;
 pub mod leader;
 pub mod nats;
+pub mod ops;
 pub mod outbox;
 pub mod service;
 pub mod telemetry;

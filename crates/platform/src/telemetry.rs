@@ -62,7 +62,9 @@ pub fn init(service: &str, format: LogFormat) -> Result<TelemetryGuard, Error> {
     let tracer = provider.tracer(format!("gridloop-{service}"));
     opentelemetry::global::set_tracer_provider(provider.clone());
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's notices ("schema already exists, skipping" on every start) are not news.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let fmt = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()

@@ -1,15 +1,23 @@
-//! The reports service binary: configuration from `GRIDLOOP_*`, then [`gridloop_reports::App`].
+//! The reports service binary: configuration from `GRIDLOOP_*`, then [`gridloop_reports::App`], or one of
+//! the operations subcommands of [`gridloop_platform::ops`] (`migrate`, `replay --since`, …).
 
+use anyhow::Context;
+use gridloop_platform::ops::{self, Command};
 use gridloop_platform::{Config, grpc, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cfg = Config::from_env("reports")?;
-    let _telemetry = telemetry::init(&cfg.service, cfg.log_format)?;
+    let cfg = Config::from_env("reports").context("reading configuration")?;
+    let command = ops::parse(std::env::args().skip(1), chrono::Utc::now())?;
+    let _telemetry = telemetry::init(&cfg.service, cfg.log_format).context("telemetry")?;
+    if command != Command::Serve {
+        return Ok(ops::run(command, &cfg, &gridloop_reports::MIGRATOR).await?);
+    }
     let shutdown = grpc::shutdown_on_signal();
     gridloop_reports::App::build(cfg, shutdown)
-        .await?
+        .await
+        .context("starting reports")?
         .run()
-        .await?;
-    Ok(())
+        .await
+        .context("serving reports")
 }
