@@ -296,7 +296,7 @@ async fn decisions(db: &mut PgConnection, c: &County, n: usize) {
             now: chrono::Utc::now(),
         };
         let start = Instant::now();
-        let d = dispatch::decide(db, &index, &ctx, t, &Target::Resolve)
+        let d = dispatch::decide(db, &index, &ctx, t, &Target::Resolve, None)
             .await
             .expect("decide");
         let took = start.elapsed();

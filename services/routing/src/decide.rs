@@ -165,22 +165,27 @@ pub fn finish(plan: Plan, tiers: &[Tier], now: DateTime<Utc>) -> Decision {
 /// The decision: [`plan`] over the index, one query for the candidates' availability (which
 /// also tells whether the index is current; if not it is reloaded and the plan redone), then
 /// [`finish`]. Nothing is written. Deterministic for the same state.
+///
+/// `freed`: the worker whose open task this dispatch retires before it writes; their count
+/// is taken one lower, as it will be when the new task is written.
 pub async fn decide(
     tx: &mut PgConnection,
     index: &Index,
     ctx: &Ctx<'_>,
     ticket: &TicketRow,
     target: &Target,
+    freed: Option<Uuid>,
 ) -> Result<Decision, Error> {
     let mut ix = index.snapshot();
     loop {
         let plan = match plan(&ix, ticket, target) {
             Ok(Ok(p)) if p.rework.is_none() => {
-                let (version, tiers) = workers::tiers(tx, &p.grid, &p.ancestors).await?;
+                let (version, mut tiers) = workers::tiers(tx, &p.grid, &p.ancestors).await?;
                 if version != ix.version {
                     ix = index.refresh(tx, version).await?;
                     continue;
                 }
+                release(&mut tiers, freed);
                 return Ok(finish(p, &tiers, ctx.now));
             }
             // Answers that needed no availability still rest on the index: check it is current.
@@ -196,7 +201,17 @@ pub async fn decide(
                 }
             }
         };
-        return rework(tx, plan, ctx.now).await;
+        return rework(tx, plan, ctx.now, freed).await;
+    }
+}
+
+/// Counts `freed`'s task being retired as already gone.
+fn release(tiers: &mut [Tier], freed: Option<Uuid>) {
+    let Some(freed) = freed else { return };
+    for c in tiers.iter_mut().flat_map(|t| t.candidates.iter_mut()) {
+        if c.worker_id == freed {
+            c.open_tasks = (c.open_tasks - 1).max(0);
+        }
     }
 }
 
@@ -205,6 +220,7 @@ async fn rework(
     tx: &mut PgConnection,
     mut plan: Plan,
     now: DateTime<Utc>,
+    freed: Option<Uuid>,
 ) -> Result<Decision, Error> {
     let worker = plan.rework.unwrap_or_default();
     match workers::get(tx, worker).await? {
@@ -237,7 +253,8 @@ async fn rework(
         }
         None => plan.notes.push("rework: previous worker unknown".into()),
     }
-    let (_, tiers) = workers::tiers(tx, &plan.grid, &plan.ancestors).await?;
+    let (_, mut tiers) = workers::tiers(tx, &plan.grid, &plan.ancestors).await?;
+    release(&mut tiers, freed);
     Ok(finish(plan, &tiers, now))
 }
 

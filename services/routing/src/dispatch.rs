@@ -9,7 +9,7 @@ use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
     Category, Deadlines, DispatchTrigger, TicketDispatched, TicketUnroutable, UnroutableCause,
 };
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 pub use crate::decide::{Plan, decide, finish, plan};
@@ -68,6 +68,15 @@ pub enum Decision {
 
 /// Dispatches `ticket` (its row locked, `state` its current loop state). Returns whether a
 /// worker got it; when nobody can take it, `unroutable` is enqueued and the ticket waits.
+///
+/// The standing HANDLE task, if any, is retired here, ending in `retire_as` when given
+/// (RETURNED, TRANSFERRED) — not by the caller beforehand. Lock order: the caller holds the
+/// ticket's row; the worker rows a dispatch writes (the standing task's holder, whose open
+/// count the retirement lowers, and the chosen worker) are then locked together in
+/// worker-id order before any task is written. Retiring first and locking the new worker
+/// after would take the two in whatever order the tickets go, and two 退单/转办 going
+/// opposite ways between the same two workers would deadlock.
+#[allow(clippy::too_many_arguments)]
 pub async fn dispatch(
     tx: &mut PgConnection,
     index: &Index,
@@ -76,15 +85,19 @@ pub async fn dispatch(
     state: LoopState,
     target: Target,
     trigger: DispatchTrigger,
+    retire_as: Option<i16>,
 ) -> Result<bool, Error> {
+    let holder = standing_holder(tx, ticket).await?;
+    // The retirement frees the holder's slot: the decision counts it free already.
+    let freed = holder.filter(|h| h.1).map(|h| h.0);
     // A concurrent dispatch may fill the chosen worker between the availability read and the
     // write; the write checks again under the worker's row lock, and the decision is redone.
+    // Each attempt runs in a savepoint, so a failed one gives its worker locks back and the
+    // next still takes all of its locks in one sorted step.
     for _ in 0..3 {
-        let (grid, choice, cause, reason, sla, any_load) = match decide(
-            tx, index, ctx, ticket, &target,
-        )
-        .await?
-        {
+        let decision = decide(tx, index, ctx, ticket, &target, freed).await?;
+        let mut sp = Connection::begin(&mut *tx).await?;
+        let (grid, choice, cause, reason, sla, any_load) = match decision {
             Decision::Nobody {
                 cause,
                 reason,
@@ -93,7 +106,12 @@ pub async fn dispatch(
                 if let Some(g) = &desk {
                     tracing::warn!(ticket_id = %ticket.ticket_id, grid = %g.code, %reason, "nobody can take the ticket");
                 }
-                unroutable(tx, ticket, cause, &reason, desk.as_ref()).await?;
+                if retire_as.is_some() {
+                    lock_workers(&mut sp, freed.into_iter().collect()).await?;
+                    retire(&mut sp, ticket, retire_as).await?;
+                }
+                unroutable(&mut sp, ticket, cause, &reason, desk.as_ref()).await?;
+                sp.commit().await?;
                 return Ok(false);
             }
             Decision::To {
@@ -119,14 +137,9 @@ pub async fn dispatch(
         let dispose_by = ticket
             .dispose_by
             .unwrap_or_else(|| sla.dispose_by(ctx.now, ctx.cal));
-        // A ticket never dispatched has no HANDLE task to retire.
-        if ticket.attempt > 0 {
-            sqlx::query(
-                "UPDATE tasks SET current = false WHERE ticket_id = $1 AND kind = 1 AND current",
-            )
-            .bind(&ticket.ticket_id)
-            .execute(&mut *tx)
-            .await?;
+        lock_workers(&mut sp, freed.into_iter().chain([worker_id]).collect()).await?;
+        if holder.is_some() {
+            retire(&mut sp, ticket, retire_as).await?;
         }
         // Written only while the worker, locked, can still take it; the rework path keeps its
         // worker whatever their load, as the decision did.
@@ -138,8 +151,7 @@ pub async fn dispatch(
                AND NOT (CASE WHEN w.leave_until IS NULL THEN false \
                              WHEN w.leave_from IS NULL THEN $9 < w.leave_until \
                              ELSE w.leave_from <= $9 AND $9 < w.leave_until END) \
-               AND (NOT $13 OR w.capacity = 0 OR w.open_tasks < w.capacity) \
-             FOR UPDATE",
+               AND (NOT $13 OR w.capacity = 0 OR w.open_tasks < w.capacity)",
         )
         .bind(&ticket.ticket_id)
         .bind(task_state::PENDING_ACCEPT)
@@ -154,15 +166,16 @@ pub async fn dispatch(
         .bind(dispose_by)
         .bind(next.rework_count as i32)
         .bind(!any_load)
-        .execute(&mut *tx)
+        .execute(&mut *sp)
         .await?
         .rows_affected();
         if written == 0 {
             tracing::info!(ticket_id = %ticket.ticket_id, %worker_id, "chosen worker filled up meanwhile; deciding again");
+            sp.rollback().await?;
             continue;
         }
         if let Some(cause) = cause {
-            unroutable(tx, ticket, cause, &reason, Some(&grid)).await?;
+            unroutable(&mut sp, ticket, cause, &reason, Some(&grid)).await?;
         }
         let json = serde_json::to_string(&next).map_err(|e| Error::Event(e.to_string()))?;
         sqlx::query(
@@ -174,7 +187,7 @@ pub async fn dispatch(
         .bind(dispose_by)
         .bind(sla.proto() as i16)
         .bind(json)
-        .execute(&mut *tx)
+        .execute(&mut *sp)
         .await?;
 
         let body = Body::Dispatched(TicketDispatched {
@@ -201,7 +214,12 @@ pub async fn dispatch(
             citizen_key: ticket.citizen_key.clone(),
             rework_count: next.rework_count,
         });
-        outbox::enqueue(tx, &outbox::new_event(PRODUCER, &ticket.ticket_id, body)).await?;
+        outbox::enqueue(
+            &mut sp,
+            &outbox::new_event(PRODUCER, &ticket.ticket_id, body),
+        )
+        .await?;
+        sp.commit().await?;
         tracing::info!(ticket_id = %ticket.ticket_id, grid = %grid.code, %worker_id, attempt, %reason, "dispatched");
         return Ok(true);
     }
@@ -209,6 +227,60 @@ pub async fn dispatch(
         "every chosen worker filled up meanwhile; will retry".into(),
     ))
 }
+
+/// The standing HANDLE task's worker and whether the task is open (counted on their row).
+/// A ticket never dispatched has none.
+async fn standing_holder(
+    tx: &mut PgConnection,
+    ticket: &TicketRow,
+) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
+    if ticket.attempt == 0 {
+        return Ok(None);
+    }
+    sqlx::query_as(
+        "SELECT worker_id, state IN (1, 2) FROM tasks \
+         WHERE ticket_id = $1 AND kind = 1 AND current",
+    )
+    .bind(&ticket.ticket_id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Locks the workers' rows in worker-id order, the one order every transaction takes them
+/// in. `NO KEY UPDATE` is what the open-count trigger's update takes anyway, and it leaves
+/// foreign-key checks of other tasks' inserts (`KEY SHARE`) unblocked.
+async fn lock_workers(tx: &mut PgConnection, mut ids: Vec<Uuid>) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort();
+    ids.dedup();
+    sqlx::query(
+        "SELECT 1 FROM workers WHERE worker_id = ANY($1) ORDER BY worker_id FOR NO KEY UPDATE",
+    )
+    .bind(&ids)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Retires the standing HANDLE task, ending it in `state` when given.
+async fn retire(
+    tx: &mut PgConnection,
+    ticket: &TicketRow,
+    state: Option<i16>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tasks SET current = false, state = COALESCE($2, state) \
+         WHERE ticket_id = $1 AND kind = 1 AND current",
+    )
+    .bind(&ticket.ticket_id)
+    .bind(state)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 async fn unroutable(
     tx: &mut PgConnection,
     ticket: &TicketRow,

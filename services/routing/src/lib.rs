@@ -72,10 +72,7 @@ impl App {
         host.spawn_relay();
         host.spawn_consumer(
             events::KINDS,
-            events::Events {
-                cal: cal.clone(),
-                index: index.clone(),
-            },
+            events::Events::new(cal.clone(), index.clone()),
         );
         let api = api::Api {
             pool: host.pool.clone(),

@@ -3,6 +3,7 @@
 //! task RPCs in [`tasks`].
 
 mod admin;
+mod retry;
 mod tasks;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 use tonic::Request;
 use uuid::Uuid;
 
+use super::retry::{TxError, retrying};
 use super::{Api, in_scope, parse_uuid};
 use crate::dispatch::{self, Ctx, PRODUCER, RETURN_LIMIT, Target};
 use crate::domain::{KIND_HANDLE, Page, task_state};
@@ -27,7 +28,7 @@ fn me(caller: &Caller) -> Result<Uuid, ApiError> {
 }
 
 /// Locks the ticket; NOT_FOUND when routing has never seen it.
-async fn locked(tx: &mut PgConnection, id: &str) -> Result<(TicketRow, LoopState), ApiError> {
+async fn locked(tx: &mut PgConnection, id: &str) -> Result<(TicketRow, LoopState), TxError> {
     parse_uuid("ticket_id", id)?;
     let t = tickets::lock(tx, id)
         .await?
@@ -156,6 +157,10 @@ impl Api {
         caller.require(&[Role::Worker])?;
         let worker = me(&caller)?;
         let id = &req.get_ref().ticket_id;
+        retrying(|| self.accept_once(worker, id)).await
+    }
+
+    async fn accept_once(&self, worker: Uuid, id: &str) -> Result<AcceptTaskResponse, TxError> {
         let mut tx = self.pool.begin().await?;
         let (_, state) = locked(&mut tx, id).await?;
         let task = own_task(&mut tx, id, worker).await?;
@@ -212,6 +217,16 @@ impl Api {
         if text.chars().count() > 500 {
             return Err(ApiError::invalid("reason_text", "at most 500 characters"));
         }
+        retrying(|| self.return_once(worker, r, reason, text)).await
+    }
+
+    async fn return_once(
+        &self,
+        worker: Uuid,
+        r: &ReturnTaskRequest,
+        reason: ReturnReason,
+        text: &str,
+    ) -> Result<ReturnTaskResponse, TxError> {
         let mut tx = self.pool.begin().await?;
         let (ticket, state) = locked(&mut tx, &r.ticket_id).await?;
         let task = own_task(&mut tx, &r.ticket_id, worker).await?;
@@ -220,11 +235,7 @@ impl Api {
         };
         let next = apply(&state, &event).map_err(refused)?;
         tickets::save_state(&mut tx, &r.ticket_id, &next).await?;
-        tickets::set_task_state(&mut tx, task.id, task_state::RETURNED, None).await?;
-        sqlx::query("UPDATE tasks SET current = false WHERE id = $1")
-            .bind(task.id)
-            .execute(&mut *tx)
-            .await?;
+        // The task is retired by the dispatch below, under the workers' locks taken in order.
         let body = Body::Returned(TicketReturned {
             worker_id: worker.to_string(),
             grid_code: task.grid_code.clone(),
@@ -256,6 +267,7 @@ impl Api {
             next.clone(),
             target,
             DispatchTrigger::Returned,
+            Some(task_state::RETURNED),
         )
         .await?;
         let task = tickets::task_by_id(&mut tx, task.id).await?;
@@ -283,32 +295,41 @@ impl Api {
                 "required, at most 500 characters",
             ));
         }
+        retrying(|| self.transfer_once(&caller, r, reason)).await
+    }
+
+    async fn transfer_once(
+        &self,
+        caller: &Caller,
+        r: &TransferTaskRequest,
+        reason: &str,
+    ) -> Result<TransferTaskResponse, TxError> {
         let mut tx = self.pool.begin().await?;
         let (ticket, state) = locked(&mut tx, &r.ticket_id).await?;
         let task = if caller.role == Role::Worker {
-            own_task(&mut tx, &r.ticket_id, me(&caller)?).await?
+            own_task(&mut tx, &r.ticket_id, me(caller)?).await?
         } else {
             let t = tickets::current_handle(&mut tx, &r.ticket_id)
                 .await?
                 .ok_or_else(|| {
                     ApiError::precondition("no worker holds the ticket", state.state.name())
                 })?;
-            if !in_scope(&mut tx, &caller, &t.grid_code).await? {
+            if !in_scope(&mut tx, caller, &t.grid_code).await? {
                 return Err(ApiError::PermissionDenied(format!(
                     "grid {} is outside your scope",
                     t.grid_code
-                )));
+                ))
+                .into());
             }
             t
         };
         if grids::get(&mut tx, &r.to_grid_code).await?.is_none() {
-            return Err(ApiError::invalid("to_grid_code", "no such grid"));
+            return Err(ApiError::invalid("to_grid_code", "no such grid").into());
         }
         if r.to_grid_code == task.grid_code {
-            return Err(ApiError::invalid(
-                "to_grid_code",
-                "the task is already at this grid",
-            ));
+            return Err(
+                ApiError::invalid("to_grid_code", "the task is already at this grid").into(),
+            );
         }
         let next = apply(
             &state,
@@ -318,11 +339,7 @@ impl Api {
         )
         .map_err(refused)?;
         tickets::save_state(&mut tx, &r.ticket_id, &next).await?;
-        tickets::set_task_state(&mut tx, task.id, task_state::TRANSFERRED, None).await?;
-        sqlx::query("UPDATE tasks SET current = false WHERE id = $1")
-            .bind(task.id)
-            .execute(&mut *tx)
-            .await?;
+        // The task is retired by the dispatch below, under the workers' locks taken in order.
         let role = match caller.role {
             Role::Worker => ActorRole::Worker,
             Role::Supervisor => ActorRole::Supervisor,
@@ -354,6 +371,7 @@ impl Api {
             next,
             target,
             DispatchTrigger::Transferred,
+            Some(task_state::TRANSFERRED),
         )
         .await?;
         let task = tickets::task_by_id(&mut tx, task.id).await?;

@@ -2,6 +2,7 @@
 //! PostgreSQL database and JetStream stream; every published event read back from the stream.
 
 mod admin;
+mod contention;
 mod dispatch;
 mod index;
 mod support;
