@@ -234,6 +234,14 @@ impl<H: Handler> Consumer<H> {
             if outcome {
                 sp.commit().await?;
                 done += 1;
+                if done == 1 {
+                    // The batch now holds this event's locks. A later event that has to wait
+                    // for a lock gives up quickly instead (and is applied on its own), so the
+                    // batch never waits while holding locks another transaction waits for.
+                    sqlx::query("SET LOCAL lock_timeout = '50ms'")
+                        .execute(&mut *tx)
+                        .await?;
+                }
             } else {
                 sp.rollback().await?;
                 break;

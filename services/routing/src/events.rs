@@ -7,7 +7,6 @@
 //! them it could not refuse a 退单 after disposal, nor accept a reopen.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::Utc;
 use gridloop_lifecycle::{
@@ -43,38 +42,14 @@ pub const KINDS: &[&str] = &[
 pub struct Events {
     pub cal: Arc<Calendar>,
     pub index: Arc<Index>,
-    /// The transaction the previous event was handled in (see [`Events::yield_in_batch`]).
-    last_xact: Arc<AtomicI64>,
 }
 
 impl Events {
     pub fn new(cal: Arc<Calendar>, index: Arc<Index>) -> Self {
-        Self {
-            cal,
-            index,
-            last_xact: Arc::new(AtomicI64::new(0)),
-        }
-    }
-
-    /// The consumer applies already-arrived events in one transaction, a savepoint each, so
-    /// a later event there still holds the ticket and worker rows of the earlier ones while
-    /// it locks its own: against a 退单 holding one of those workers and waiting for another,
-    /// that is a cycle no lock order inside one event can prevent. So an event that is not
-    /// its transaction's first gives up on a lock it cannot get at once; the consumer then
-    /// commits the events before it and applies this one in a transaction of its own, where
-    /// it takes its locks in the usual order (ticket, then workers by id).
-    async fn yield_in_batch(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-        // The top-level transaction's id, also inside a savepoint.
-        let xact: i64 = sqlx::query_scalar("SELECT txid_current()")
-            .fetch_one(&mut *tx)
-            .await?;
-        if self.last_xact.swap(xact, Ordering::Relaxed) == xact {
-            // Well below deadlock_timeout, so the batch yields before anyone is killed.
-            sqlx::query("SET LOCAL lock_timeout = '50ms'")
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(())
+        // A later event of a consumer batch that would wait for a lock gives up and is
+        // applied on its own (the platform sets a short lock_timeout after a batch's first
+        // event), so batches cannot deadlock with 退单 and 转办 holding workers' rows.
+        Self { cal, index }
     }
 }
 
@@ -82,7 +57,6 @@ impl Handler for Events {
     type Error = Error;
 
     async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        self.yield_in_batch(tx).await?;
         let id = event.ticket_id.as_str();
         let ctx = Ctx {
             cal: &self.cal,
