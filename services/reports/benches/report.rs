@@ -1,7 +1,8 @@
 //! Report query benchmark: a synthetic history of `GRIDLOOP_BENCH_TICKETS` tickets (default
 //! 10 000 000) over three years (2024–2026) in a county of 10 towns × 20 villages × 10 groups,
 //! generated with SQL `generate_series` into the per-ticket fact table, and the aggregate and
-//! histogram tables built from it with SQL. Then a town's monthly report by village:
+//! histogram tables built from it with SQL. Rows are laid out in received order, as the event
+//! stream writes them in production (a day's tickets together, grids mixed within the day). Then a town's monthly report by village:
 //! - through the real query path (in-process, and gRPC GetReport on a running service), rolled
 //!   up from the aggregates, and
 //! - by a naive SQL GROUP BY over the per-ticket rows (with an index on received day and grid
@@ -90,8 +91,9 @@ async fn load(pool: &PgPool, n: u64) {
                       NOT merged AND h4 % 100 < 88 AS closed
                FROM (
                  SELECT i,
-                   timestamptz '2023-12-31 16:00:00+00' + make_interval(days => (h1 % 1096)::int,
-                     mins => ((h1 / 1096) % 1440)::int) AS r,
+                   timestamptz '2023-12-31 16:00:00+00'
+                     + make_interval(days => ((i - 1)::int8 * 1096 / {n})::int,
+                       mins => ((h1 / 1096) % 1440)::int) AS r,
                    '341504' || (101 + (h1 >> 12) % 10)::text || (201 + (h1 >> 16) % 20)::text
                      || lpad((1 + (h1 >> 22) % 10)::text, 3, '0') AS g,
                    h2, h3, h4, h5, h6, h7,
@@ -121,14 +123,15 @@ async fn load(pool: &PgPool, n: u64) {
            count(*) FILTER (WHERE reworked), sum(satisfied), sum(basically_satisfied),
            sum(dissatisfied), count(*) FILTER (WHERE closed AND closed_by_exemption),
            coalesce(sum(handling_minutes) FILTER (WHERE closed), 0)
-         FROM facts GROUP BY 1, 2, 3, 4, 5",
+         FROM facts GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, md5(grid_code || category_code)",
     )
     .await;
     exec(
         pool,
         "INSERT INTO agg_hist SELECT received_day, grid_code, category_code, channel, worker_id,
            handling_minutes / 6, count(*)
-         FROM facts WHERE closed GROUP BY 1, 2, 3, 4, 5, 6",
+         FROM facts WHERE closed GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, md5(grid_code || category_code)",
     )
     .await;
     exec(
