@@ -72,20 +72,19 @@ fn report(name: &str, n: usize, elapsed: Duration, mut lat: Vec<Duration>) {
     );
 }
 
-async fn closed_loop(
-    client: IntakeServiceClient<Channel>,
-    token: &str,
-    clients: u64,
-    secs: u64,
-    seq: Arc<AtomicU64>,
-) {
+async fn closed_loop(addr: String, token: &str, clients: u64, secs: u64, seq: Arc<AtomicU64>) {
     let end = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
+    // Each client is a seat with its own connection, as operators' desk systems are; one
+    // HTTP/2 connection shared by every client would measure that connection instead.
     let tasks = (0..clients).map(|_| {
-        let mut client = client.clone();
+        let endpoint = addr.clone();
         let token = token.to_owned();
         let seq = seq.clone();
         tokio::spawn(async move {
+            let mut client = IntakeServiceClient::connect(endpoint)
+                .await
+                .expect("connect");
             let mut lat = Vec::new();
             while Instant::now() < end {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
@@ -245,7 +244,14 @@ async fn main() {
     let seq = Arc::new(AtomicU64::new(0));
 
     println!("intake bench: {clients} clients, {secs} s per phase, fixed rate {rate}/s");
-    closed_loop(client.clone(), &token, clients, secs, seq.clone()).await;
+    closed_loop(
+        format!("http://127.0.0.1:{port}"),
+        &token,
+        clients,
+        secs,
+        seq.clone(),
+    )
+    .await;
     // Same size as what one ticket writes: its row plus its outbox event.
     let row_bytes: i64 = sqlx::query_scalar(
         "SELECT ((SELECT avg(pg_column_size(t.*)) FROM (SELECT * FROM intake.tickets LIMIT 1000) t) \
