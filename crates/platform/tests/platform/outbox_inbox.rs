@@ -42,15 +42,7 @@ async fn committed_events_arrive_once_in_commit_order_and_rollbacks_never() {
     tokio::spawn(
         Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default()).run(stop.clone()),
     );
-    tokio::spawn(
-        Consumer::new(
-            svc.pool.clone(),
-            svc.bus.clone(),
-            consumer_opts(&svc.cfg),
-            Recorder,
-        )
-        .run(stop.clone()),
-    );
+    spawn_recorder(&svc, &stop);
 
     wait_for("all committed events applied", WAIT, || async {
         applied(&svc.pool).await.len() >= expected.len()
@@ -74,15 +66,7 @@ async fn relay_waits_out_an_unreachable_nats_and_loses_nothing() {
     let cut_bus = Bus::connect(&cut_cfg).await.unwrap();
 
     let stop = CancellationToken::new();
-    tokio::spawn(
-        Consumer::new(
-            svc.pool.clone(),
-            svc.bus.clone(),
-            consumer_opts(&svc.cfg),
-            Recorder,
-        )
-        .run(stop.clone()),
-    );
+    spawn_recorder(&svc, &stop);
     let relay = Relay::new(
         svc.pool.clone(),
         cut_bus,
@@ -149,15 +133,7 @@ async fn relay_killed_between_publish_and_mark_duplicates_nothing() {
     assert_eq!(outbox::pending(&svc.pool).await.unwrap(), 0);
 
     let stop = CancellationToken::new();
-    tokio::spawn(
-        Consumer::new(
-            svc.pool.clone(),
-            svc.bus.clone(),
-            consumer_opts(&svc.cfg),
-            Recorder,
-        )
-        .run(stop.clone()),
-    );
+    spawn_recorder(&svc, &stop);
     wait_for("events applied", WAIT, || async {
         applied(&svc.pool).await.len() >= 10
     })
@@ -198,15 +174,7 @@ async fn consumer_dying_between_commit_and_ack_applies_nothing_twice() {
     assert_eq!(first, expected[..first.len()].to_vec());
 
     // Its replacement gets the unacked ones redelivered after the ack wait.
-    tokio::spawn(
-        Consumer::new(
-            svc.pool.clone(),
-            svc.bus.clone(),
-            consumer_opts(&svc.cfg),
-            Recorder,
-        )
-        .run(stop.clone()),
-    );
+    spawn_recorder(&svc, &stop);
     wait_for("remaining events applied", WAIT, || async {
         applied(&svc.pool).await.len() >= 10
     })
@@ -285,15 +253,7 @@ async fn an_idle_relay_is_woken_by_the_commit_not_by_its_poll() {
         ..Default::default()
     };
     tokio::spawn(Relay::new(svc.pool.clone(), svc.bus.clone(), opts).run(stop.clone()));
-    tokio::spawn(
-        Consumer::new(
-            svc.pool.clone(),
-            svc.bus.clone(),
-            consumer_opts(&svc.cfg),
-            Recorder,
-        )
-        .run(stop.clone()),
-    );
+    spawn_recorder(&svc, &stop);
     wait_for("the relay to declare itself idle", WAIT, || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox_relay_idle")
             .fetch_one(&svc.pool)

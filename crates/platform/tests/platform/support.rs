@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use gridloop_platform::inbox::{ConsumerOptions, Handler};
+use gridloop_platform::inbox::{Consumer, ConsumerOptions, Handler};
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox;
 use gridloop_platform::testing::TestEnv;
@@ -18,6 +18,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./tests/migrations");
 
@@ -63,6 +64,17 @@ pub fn consumer_opts(cfg: &Config) -> ConsumerOptions {
         max_deliveries: cfg.max_deliveries,
         ack_wait: cfg.ack_wait,
     }
+}
+
+/// Runs the recording consumer with the service's default options until `stop`.
+pub fn spawn_recorder(svc: &Svc, stop: &CancellationToken) {
+    let consumer = Consumer::new(
+        svc.pool.clone(),
+        svc.bus.clone(),
+        consumer_opts(&svc.cfg),
+        Recorder,
+    );
+    tokio::spawn(consumer.run(stop.clone()));
 }
 
 /// Enqueues one event per ticket id, each in its own committed transaction; returns the ids
