@@ -117,6 +117,12 @@ pub fn plan(
             rework = Some(*worker);
             get(grid)?
         }
+        Target::Waiting { grid, excluded: ex } => {
+            excluded.extend(*ex);
+            let g = get(grid)?;
+            notes.push(format!("waited at {} until someone was available", g.name));
+            g
+        }
     };
     Ok(Ok(Plan {
         ancestors: ix.ancestors(&grid.code),

@@ -36,6 +36,23 @@ pub enum Target {
     Within { grid: String },
     /// 返工: the same worker if present, else the chain at the grid.
     Rework { grid: String, worker: Uuid },
+    /// A waiting ticket (nobody could take it) at the grid it waits at, once a worker who can
+    /// serve that grid is back; `excluded` stays excluded (the worker who returned it).
+    Waiting {
+        grid: String,
+        excluded: Option<Uuid>,
+    },
+}
+
+impl Target {
+    /// The worker this target keeps off the ticket, if any.
+    fn excluded(&self) -> Option<Uuid> {
+        match self {
+            Target::AfterReturn { worker, .. } | Target::TownDesk { worker, .. } => Some(*worker),
+            Target::Waiting { excluded, .. } => *excluded,
+            Target::Resolve | Target::Within { .. } | Target::Rework { .. } => None,
+        }
+    }
 }
 
 /// Clock and calendar of a dispatch.
@@ -67,7 +84,9 @@ pub enum Decision {
 }
 
 /// Dispatches `ticket` (its row locked, `state` its current loop state). Returns whether a
-/// worker got it; when nobody can take it, `unroutable` is enqueued and the ticket waits.
+/// worker got it; when nobody can take it, `unroutable` is enqueued and the ticket waits —
+/// recorded at its grid when nobody along the chain was available (NO_WORKER), so that
+/// [`crate::waiting`] dispatches it when someone who can serve that grid comes back.
 ///
 /// The standing HANDLE task, if any, is retired here, ending in `retire_as` when given
 /// (RETURNED, TRANSFERRED) — not by the caller beforehand. Lock order: the caller holds the
@@ -111,6 +130,9 @@ pub async fn dispatch(
                     retire(&mut sp, ticket, retire_as).await?;
                 }
                 unroutable(&mut sp, ticket, cause, &reason, desk.as_ref()).await?;
+                if let (UnroutableCause::NoWorker, Some(g)) = (cause, &desk) {
+                    wait(&mut sp, ticket, g, target.excluded(), trigger).await?;
+                }
                 sp.commit().await?;
                 return Ok(false);
             }
@@ -180,7 +202,9 @@ pub async fn dispatch(
         let json = serde_json::to_string(&next).map_err(|e| Error::Event(e.to_string()))?;
         sqlx::query(
             "UPDATE tickets SET attempt = $2, dispose_by = $3, sla_class = $4, \
-               loop_state = $5::jsonb, updated_at = now() WHERE ticket_id = $1",
+               loop_state = $5::jsonb, waiting_grid = NULL, waiting_since = NULL, \
+               waiting_excluded = NULL, waiting_trigger = NULL, updated_at = now() \
+             WHERE ticket_id = $1",
         )
         .bind(&ticket.ticket_id)
         .bind(attempt)
@@ -276,6 +300,28 @@ async fn retire(
     )
     .bind(&ticket.ticket_id)
     .bind(state)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Records that the ticket waits at `grid` for someone available; the first wait's time is
+/// kept, so re-dispatches go oldest first.
+async fn wait(
+    tx: &mut PgConnection,
+    ticket: &TicketRow,
+    grid: &GridRow,
+    excluded: Option<Uuid>,
+    trigger: DispatchTrigger,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tickets SET waiting_grid = $2, waiting_since = COALESCE(waiting_since, now()), \
+           waiting_excluded = $3, waiting_trigger = $4 WHERE ticket_id = $1",
+    )
+    .bind(&ticket.ticket_id)
+    .bind(&grid.code)
+    .bind(excluded)
+    .bind(trigger as i16)
     .execute(tx)
     .await?;
     Ok(())

@@ -10,6 +10,9 @@
 //! work their tasks here: 签收, 退单 (re-dispatched elsewhere; the town's desk after three),
 //! 转办. Reopened tickets go back to their worker, escalations become 督办 tasks for a chief.
 //!
+//! A ticket nobody along the chain could take waits at its grid; [`waiting`] dispatches it
+//! when a worker who can serve that grid comes back.
+//!
 //! Modules: [`api`] (gRPC edge), [`dispatch`] / [`decide`] / [`resolve`] / [`pick`] (the decision) over
 //! [`index`] (the grid tree and rules in memory, kept current through `grid_version`),
 //! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`].
@@ -26,6 +29,7 @@ pub mod pick;
 pub mod resolve;
 pub mod rules;
 pub mod tickets;
+pub mod waiting;
 pub mod workers;
 
 use std::sync::Arc;

@@ -1,4 +1,6 @@
-//! Grid tree, workers, duty roster and routing rules (admins and supervisors).
+//! Grid tree, workers, duty roster and routing rules (admins and supervisors). Supervisors
+//! write only inside their subtrees ([`scope`]); routing rules are county-wide policy. A
+//! worker back on duty or upserted with posts takes the tickets waiting at their grids.
 
 use chrono::Utc;
 use gridloop_platform::ApiError;
@@ -6,10 +8,11 @@ use gridloop_platform::auth::{Caller, Role};
 use gridloop_proto::v1::*;
 use tonic::Request;
 
-use super::{Api, MANAGERS, STAFF, in_scope, parse_uuid};
+use super::{Api, MANAGERS, STAFF, in_scope, parse_uuid, require_scope, scope};
+use crate::dispatch::Ctx;
 use crate::domain::{Level, Page, PostKind, SlaClass, check_code, parse_phone, worker_role};
 use crate::workers::{self, NewWorker};
-use crate::{grids, rules};
+use crate::{grids, rules, waiting};
 
 impl Api {
     #[tracing::instrument(skip_all, fields(grids = req.get_ref().grids.len()))]
@@ -17,9 +20,12 @@ impl Api {
         &self,
         req: Request<UpsertGridRequest>,
     ) -> Result<UpsertGridResponse, ApiError> {
-        Caller::of(&req)?.require(MANAGERS)?;
+        let caller = Caller::of(&req)?.clone();
+        caller.require(MANAGERS)?;
         let mut tx = self.pool.begin().await?;
+        scope::grids_before(&mut tx, &caller, &req.get_ref().grids).await?;
         let (rows, created) = grids::upsert_batch(&mut tx, &req.get_ref().grids).await?;
+        scope::grids_after(&mut tx, &caller, &rows).await?;
         tx.commit().await?;
         tracing::info!(created, "grids upserted");
         Ok(UpsertGridResponse {
@@ -96,7 +102,8 @@ impl Api {
         &self,
         req: Request<UpsertWorkerRequest>,
     ) -> Result<UpsertWorkerResponse, ApiError> {
-        Caller::of(&req)?.require(MANAGERS)?;
+        let caller = Caller::of(&req)?.clone();
+        caller.require(MANAGERS)?;
         let r = req.get_ref();
         let staff_no = r.staff_no.trim();
         if staff_no.is_empty() || staff_no.len() > 32 {
@@ -150,6 +157,21 @@ impl Api {
         {
             return Err(ApiError::invalid("chief_of_grid_code", "no such grid"));
         }
+        if caller.role != Role::Admin {
+            for g in posts.iter().map(|(g, _)| g).chain(&chief_of) {
+                require_scope(&mut tx, &caller, g).await?;
+            }
+            // Taking over a worker of another subtree writes there too.
+            let known: Option<uuid::Uuid> =
+                sqlx::query_scalar("SELECT worker_id FROM workers WHERE staff_no = $1")
+                    .bind(staff_no)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(id) = known {
+                scope::worker(&mut tx, &caller, id, false).await?;
+            }
+        }
+        let serves = !posts.is_empty() || chief_of.is_some();
         let new = NewWorker {
             staff_no: staff_no.to_owned(),
             name: name.to_owned(),
@@ -160,6 +182,13 @@ impl Api {
             capacity,
         };
         let (id, created) = workers::upsert(&mut tx, &new).await?;
+        if serves {
+            let ctx = Ctx {
+                cal: &self.cal,
+                now: Utc::now(),
+            };
+            waiting::redispatch_for(&mut tx, &self.index, &ctx, id).await?;
+        }
         let row = workers::get(&mut tx, id)
             .await?
             .ok_or_else(|| ApiError::internal("worker vanished"))?;
@@ -228,7 +257,8 @@ impl Api {
         &self,
         req: Request<SetDutyRequest>,
     ) -> Result<SetDutyResponse, ApiError> {
-        Caller::of(&req)?.require(MANAGERS)?;
+        let caller = Caller::of(&req)?.clone();
+        caller.require(MANAGERS)?;
         let r = req.get_ref();
         let id = parse_uuid("worker_id", &r.worker_id)?;
         let leave = match (&r.leave_from, &r.leave_until) {
@@ -258,9 +288,19 @@ impl Api {
             return Err(ApiError::invalid("reason", "at most 64 characters"));
         }
         let mut tx = self.pool.begin().await?;
+        if workers::get(&mut tx, id).await?.is_none() {
+            return Err(ApiError::NotFound(format!("worker {id}")));
+        }
+        scope::worker(&mut tx, &caller, id, true).await?;
         if !workers::set_duty(&mut tx, id, r.on_duty, leave, capacity, r.reason.trim()).await? {
             return Err(ApiError::NotFound(format!("worker {id}")));
         }
+        // Back on duty, leave over or more capacity: the tickets waiting for them go now.
+        let ctx = Ctx {
+            cal: &self.cal,
+            now: Utc::now(),
+        };
+        waiting::redispatch_for(&mut tx, &self.index, &ctx, id).await?;
         let row = workers::get(&mut tx, id)
             .await?
             .ok_or_else(|| ApiError::internal("worker vanished"))?;
@@ -276,7 +316,8 @@ impl Api {
         &self,
         req: Request<UpsertRoutingRuleRequest>,
     ) -> Result<UpsertRoutingRuleResponse, ApiError> {
-        Caller::of(&req)?.require(MANAGERS)?;
+        let caller = Caller::of(&req)?.clone();
+        caller.require(MANAGERS)?;
         let rule = req
             .get_ref()
             .rule
@@ -299,6 +340,7 @@ impl Api {
         let sla = SlaClass::from_i32(rule.sla_class)
             .ok_or_else(|| ApiError::invalid("rule.sla_class", "required"))?;
         let mut tx = self.pool.begin().await?;
+        scope::county(&mut tx, &caller).await?;
         let row = rules::upsert(&mut tx, code, level, sla).await?;
         tx.commit().await?;
         Ok(UpsertRoutingRuleResponse {

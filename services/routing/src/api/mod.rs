@@ -4,6 +4,7 @@
 
 mod admin;
 mod retry;
+mod scope;
 mod tasks;
 
 use std::sync::Arc;
@@ -45,6 +46,17 @@ async fn in_scope(tx: &mut PgConnection, caller: &Caller, grid: &str) -> Result<
         Role::Admin => Ok(true),
         Role::Supervisor => Ok(grids::within(tx, grid, &caller.grids).await?),
         _ => Ok(false),
+    }
+}
+
+/// [`in_scope`] as a refusal: PERMISSION_DENIED naming the grid.
+async fn require_scope(tx: &mut PgConnection, caller: &Caller, grid: &str) -> Result<(), ApiError> {
+    if in_scope(tx, caller, grid).await? {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(format!(
+            "grid {grid} is outside your scope"
+        )))
     }
 }
 

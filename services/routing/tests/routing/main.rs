@@ -5,5 +5,7 @@ mod admin;
 mod contention;
 mod dispatch;
 mod index;
+mod scope;
 mod support;
 mod tasks;
+mod waiting;
