@@ -219,3 +219,24 @@ pub async fn ticket_events(
         .filter(|e| e.ticket_id == ticket)
         .collect()
 }
+
+/// Waits until `check` holds, at most `limit`, polling every 50 ms; panics naming `what`
+/// otherwise. Delivery is asynchronous, so tests wait for an outcome (bounded) instead of
+/// sleeping a fixed time.
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

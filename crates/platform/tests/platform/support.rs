@@ -1,10 +1,8 @@
 //! Shared helpers: a service schema with a recording handler, a cuttable TCP proxy in front
 //! of NATS, and bounded waits for asynchronous delivery.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use gridloop_platform::inbox::{Consumer, ConsumerOptions, Handler};
 use gridloop_platform::nats::Bus;
@@ -103,24 +101,7 @@ pub async fn stream_len(bus: &Bus) -> u64 {
     s.info().await.unwrap().state.messages
 }
 
-/// Waits (bounded) until `check` holds; panics with `what` otherwise. Delivery is
-/// asynchronous, so tests wait for an outcome instead of sleeping a fixed time.
-pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if check().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use gridloop_platform::testing::wait_for;
 
 /// A TCP proxy in front of NATS that the test can cut: while down it drops every connection,
 /// so a client behind it sees the server as unreachable.

@@ -1,7 +1,6 @@
 //! The real intake service on port 0 over a fresh database and stream, a gRPC client, tokens,
 //! and readers for what it wrote (tables) and published (the stream).
 
-use std::future::Future;
 use std::time::Duration;
 
 use gridloop_intake::domain::Phone;
@@ -170,23 +169,7 @@ impl Harness {
     }
 }
 
-/// Bounded wait for an asynchronous outcome.
-pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if check().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use gridloop_platform::testing::wait_for;
 
 /// Asserts `INVALID_ARGUMENT` naming `field` (in the message and the BadRequest details).
 pub fn assert_invalid(status: &Status, field: &str) {

@@ -84,23 +84,13 @@ pub fn req<T>(msg: T, token: &str) -> Request<T> {
     r
 }
 
-/// Waits up to 60 s for `check` to hold.
-pub async fn wait_for<F, Fut>(what: &str, mut check: F)
+/// Waits (bounded, 60s) until `check` holds; delivery is asynchronous.
+pub async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    gridloop_platform::testing::wait_for(what, Duration::from_secs(60), check).await;
 }
 
 /// Publishes the events in order and waits until the service has applied all of them.

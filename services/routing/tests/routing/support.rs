@@ -272,19 +272,11 @@ pub async fn dispatched(svc: &Svc, ticket: &str, n: usize) -> TicketDispatched {
     }
 }
 
-pub async fn wait_for<F, Fut>(what: &str, mut check: F)
+/// Waits (bounded, 15s) until `check` holds; delivery is asynchronous.
+pub async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if check().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    gridloop_platform::testing::wait_for(what, Duration::from_secs(15), check).await;
 }
