@@ -40,7 +40,6 @@ impl Handler for View {
             _ => return Ok(()),
         };
         let existing = store::lock(tx, id).await?;
-        let fresh = existing.is_none();
         let mut ticket = match (existing, &event.body) {
             (Some(t), _) => t,
             // Closure does not consume `discovered`: a ticket enters its view with its first
@@ -65,11 +64,7 @@ impl Handler for View {
             Some(Body::Transferred(t)) => ticket.grid_code = t.to_grid_code.clone(),
             _ => {}
         }
-        if fresh {
-            store::insert(tx, &ticket).await?;
-        } else {
-            store::save(tx, &ticket).await?;
-        }
+        store::save(tx, &ticket).await?;
         tracing::debug!(%id, kind = step.kind(), state = ticket.loop_state.state.name(), "view updated");
         Ok(())
     }

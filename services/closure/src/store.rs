@@ -80,32 +80,15 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Er
     row.map(Ticket::try_from).transpose()
 }
 
-pub async fn insert(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
+/// Writes the ticket's row, creating it on the first dispatch.
+pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO tickets (ticket_id, loop_state, grid_code, citizen_key, dispose_by, \
          category_code, category_name, channel, last_disposer, last_unreached_at) \
-         VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(t.id)
-    .bind(serde_json::to_string(&t.loop_state)?)
-    .bind(&t.grid_code)
-    .bind(&t.citizen_key)
-    .bind(t.dispose_by)
-    .bind(&t.category_code)
-    .bind(&t.category_name)
-    .bind(t.channel)
-    .bind(&t.last_disposer)
-    .bind(t.last_unreached_at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tickets SET loop_state = $2::jsonb, grid_code = $3, citizen_key = $4, \
-         dispose_by = $5, category_code = $6, category_name = $7, channel = $8, \
-         last_disposer = $9, last_unreached_at = $10, updated_at = now() WHERE ticket_id = $1",
+         VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (ticket_id) DO UPDATE SET loop_state = $2::jsonb, grid_code = $3, \
+         citizen_key = $4, dispose_by = $5, category_code = $6, category_name = $7, \
+         channel = $8, last_disposer = $9, last_unreached_at = $10, updated_at = now()",
     )
     .bind(t.id)
     .bind(serde_json::to_string(&t.loop_state)?)
