@@ -240,3 +240,27 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits (at most `limit`) until the stream holds at least `n` events of `kind` about
+/// `ticket`, and returns all of them.
+pub async fn wait_for_events(
+    bus: &crate::nats::Bus,
+    kind: &str,
+    ticket: &str,
+    n: usize,
+    limit: Duration,
+) -> Vec<gridloop_proto::v1::TicketEvent> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let found = ticket_events(bus, kind, ticket).await;
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {n} {kind} event(s) of {ticket}, have {}",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -222,24 +222,16 @@ impl Harness {
 
     /// Waits until the stream holds `n` events of `kind` for `ticket`, and returns them.
     pub async fn events(&self, ticket: Uuid, kind: &str, n: usize) -> Vec<pb::TicketEvent> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let found = self.read(ticket, kind).await;
-            if found.len() >= n {
-                assert_eq!(found.len(), n, "exactly {n} {kind} event(s)");
-                return found;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {n} {kind} event(s), have {}",
-                found.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn read(&self, ticket: Uuid, kind: &str) -> Vec<pb::TicketEvent> {
-        testing::ticket_events(&self.bus, kind, &ticket.to_string()).await
+        let found = testing::wait_for_events(
+            &self.bus,
+            kind,
+            &ticket.to_string(),
+            n,
+            Duration::from_secs(15),
+        )
+        .await;
+        assert_eq!(found.len(), n, "exactly {n} {kind} event(s)");
+        found
     }
 }
 

@@ -248,20 +248,7 @@ pub async fn events_now(svc: &Svc, kind: &str, ticket: &str) -> Vec<TicketEvent>
 
 /// Waits (bounded) until `n` events of `kind` about `ticket` are on the stream; returns them.
 pub async fn wait_events(svc: &Svc, kind: &str, ticket: &str, n: usize) -> Vec<TicketEvent> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let evs = events_now(svc, kind, ticket).await;
-        if evs.len() >= n {
-            return evs;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!(
-                "timed out waiting for {n} {kind} event(s) of {ticket}; have {}",
-                evs.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testing::wait_for_events(&svc.bus, kind, ticket, n, Duration::from_secs(15)).await
 }
 
 pub async fn dispatched(svc: &Svc, ticket: &str, n: usize) -> TicketDispatched {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use futures::StreamExt;
 use gridloop_platform::auth::{Authenticator, Claims, Role};
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox::new_event;
@@ -15,7 +14,6 @@ use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
 use gridloop_tracker::{App, Clock, ManualClock, Settings, SystemClock};
 use pb::ticket_event::Body;
-use prost::Message as _;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -104,49 +102,16 @@ impl Harness {
 
     /// Waits until the stream holds `n` events of `kind` for `ticket`, and returns them.
     pub async fn events(&self, ticket: Uuid, kind: &str, n: usize) -> Vec<pb::TicketEvent> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let found = self.read(ticket, kind).await;
-            if found.len() >= n {
-                assert_eq!(found.len(), n, "exactly {n} {kind} event(s)");
-                return found;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {n} {kind} event(s), have {}",
-                found.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub async fn read(&self, ticket: Uuid, kind: &str) -> Vec<pb::TicketEvent> {
-        use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-        let stream = self.bus.js.get_stream(&self.bus.stream).await.unwrap();
-        let consumer = stream
-            .create_consumer(pull::Config {
-                filter_subject: self.bus.subject(kind),
-                deliver_policy: DeliverPolicy::All,
-                ack_policy: AckPolicy::None,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        let mut batch = consumer
-            .fetch()
-            .max_messages(1000)
-            .expires(Duration::from_millis(300))
-            .messages()
-            .await
-            .unwrap();
-        while let Some(Ok(msg)) = batch.next().await {
-            let ev = pb::TicketEvent::decode(msg.payload.as_ref()).unwrap();
-            if ev.ticket_id == ticket.to_string() {
-                out.push(ev);
-            }
-        }
-        out
+        let found = testing::wait_for_events(
+            &self.bus,
+            kind,
+            &ticket.to_string(),
+            n,
+            Duration::from_secs(15),
+        )
+        .await;
+        assert_eq!(found.len(), n, "exactly {n} {kind} event(s)");
+        found
     }
 }
 
