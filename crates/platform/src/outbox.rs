@@ -47,11 +47,7 @@ pub fn new_event(producer: &str, ticket_id: &str, body: Body) -> TicketEvent {
 /// Writes `event` to the outbox inside the caller's transaction. Lock the ticket's own row
 /// first (`SELECT … FOR UPDATE`) so that a ticket's events are published in commit order.
 pub async fn enqueue(tx: &mut PgConnection, event: &TicketEvent) -> Result<(), Error> {
-    let kind = event
-        .kind()
-        .ok_or_else(|| Error::Event("event has no body".into()))?;
-    let event_id = Uuid::parse_str(&event.event_id)
-        .map_err(|_| Error::Event(format!("event id {:?} is not a UUID", event.event_id)))?;
+    let (event_id, kind) = identify(event)?;
     sqlx::query(
         "INSERT INTO outbox (event_id, ticket_id, subject, payload) VALUES ($1, $2, $3, $4)",
     )
@@ -62,6 +58,47 @@ pub async fn enqueue(tx: &mut PgConnection, event: &TicketEvent) -> Result<(), E
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Writes `events` to the outbox in one statement inside the caller's transaction, in the
+/// order given (their ids, and so their publication order, follow it).
+pub async fn enqueue_all(tx: &mut PgConnection, events: &[TicketEvent]) -> Result<(), Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut tickets = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for event in events {
+        let (event_id, kind) = identify(event)?;
+        ids.push(event_id);
+        tickets.push(event.ticket_id.as_str());
+        kinds.push(kind);
+        payloads.push(event.encode_to_vec());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (event_id, ticket_id, subject, payload) \
+         SELECT e, t, s, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) \
+           WITH ORDINALITY AS u(e, t, s, p, n) \
+         ORDER BY n",
+    )
+    .bind(&ids)
+    .bind(&tickets)
+    .bind(&kinds)
+    .bind(&payloads)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn identify(event: &TicketEvent) -> Result<(Uuid, &'static str), Error> {
+    let kind = event
+        .kind()
+        .ok_or_else(|| Error::Event("event has no body".into()))?;
+    let event_id = Uuid::parse_str(&event.event_id)
+        .map_err(|_| Error::Event(format!("event id {:?} is not a UUID", event.event_id)))?;
+    Ok((event_id, kind))
 }
 
 /// Marks sent rows since `since` unsent again, so the relay republishes them. Consumers drop

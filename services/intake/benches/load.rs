@@ -221,7 +221,7 @@ async fn main() {
     let env = TestEnv::new().await;
     let mut cfg = env.config("intake");
     cfg.db_max_connections = clients.max(4) as u32;
-    let settings = IntakeSettings::from_lookup(&cfg, |_| None).expect("settings");
+    let settings = IntakeSettings::from_env(&cfg).expect("settings");
     let stop = CancellationToken::new();
     let app = App::build_with(cfg, settings, stop.clone())
         .await

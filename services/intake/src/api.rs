@@ -15,6 +15,7 @@ use crate::categories::Catalogue;
 use crate::domain::Phone;
 use crate::settings::IntakeSettings;
 use crate::submit::{self, Accepted};
+use crate::writer::Writer;
 use crate::{categories, devices, requests, tickets};
 
 /// Intake's gRPC service.
@@ -23,12 +24,15 @@ pub struct IntakeApi {
     pool: PgPool,
     settings: Arc<IntakeSettings>,
     catalogue: Arc<Catalogue>,
+    writer: Writer,
 }
 
 impl IntakeApi {
+    /// Also starts the submission writers (see [`crate::writer`]).
     pub fn new(pool: PgPool, settings: IntakeSettings) -> Self {
         Self {
             catalogue: Arc::new(Catalogue::new(pool.clone())),
+            writer: Writer::start(pool.clone(), settings.repeat_window, settings.writers),
             pool,
             settings: Arc::new(settings),
         }
@@ -36,9 +40,21 @@ impl IntakeApi {
 
     async fn accept(
         &self,
-        sub: &submit::Submission,
+        sub: submit::Submission,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
-        let done = submit::submit(&self.pool, sub, self.settings.repeat_window).await?;
+        let done = self.writer.submit(sub).await?;
+        match done.outcome {
+            SubmitOutcome::Created => {
+                tracing::info!(ticket_id = %done.ticket_id, "ticket discovered")
+            }
+            SubmitOutcome::Merged => tracing::info!(
+                ticket_id = %done.merged_ticket_id.unwrap_or(done.ticket_id),
+                parent_ticket_id = %done.ticket_id,
+                repeat_count = done.repeat_count,
+                "submission merged as a repeat complaint"
+            ),
+            _ => {}
+        }
         Ok(Response::new(answer(done)))
     }
 }
@@ -74,7 +90,7 @@ impl IntakeService for IntakeApi {
         caller(&req, &[Role::Operator])?;
         let sub =
             requests::hotline(&self.catalogue, &self.settings, req.get_ref(), Utc::now()).await?;
-        self.accept(&sub).await
+        self.accept(sub).await
     }
 
     #[tracing::instrument(skip_all, fields(device_id = %req.get_ref().device_id))]
@@ -91,7 +107,7 @@ impl IntakeService for IntakeApi {
             Utc::now(),
         )
         .await?;
-        self.accept(&sub).await
+        self.accept(sub).await
     }
 
     #[tracing::instrument(skip_all, fields(submission_id = %req.get_ref().submission_id))]
@@ -108,7 +124,7 @@ impl IntakeService for IntakeApi {
             Utc::now(),
         )
         .await?;
-        self.accept(&sub).await
+        self.accept(sub).await
     }
 
     #[tracing::instrument(skip_all, fields(finding_id = %req.get_ref().finding_id))]
@@ -118,7 +134,7 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         let who = caller(&req, &[Role::Worker])?;
         let sub = requests::patrol(&self.catalogue, &who, req.get_ref(), Utc::now()).await?;
-        self.accept(&sub).await
+        self.accept(sub).await
     }
 
     #[tracing::instrument(skip_all, fields(ticket_id = %req.get_ref().ticket_id))]

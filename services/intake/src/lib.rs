@@ -21,6 +21,7 @@ pub mod requests;
 pub mod settings;
 pub mod submit;
 pub mod tickets;
+pub mod writer;
 
 use gridloop_platform::Config;
 use gridloop_platform::service::Host;

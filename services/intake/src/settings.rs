@@ -7,6 +7,9 @@
 //!   repeat complaints (see [`crate::submit`]).
 //! - `GRIDLOOP_INTAKE_ONE_KEY_CATEGORY` (default `other`): category of one-key calls, which
 //!   carry no text to choose one from.
+//! - `GRIDLOOP_INTAKE_WRITERS` (default 4): tasks recording submissions, each in its own
+//!   transaction with whatever has queued up (see [`crate::writer`]); each holds one of the
+//!   pool's `GRIDLOOP_DB_MAX_CONNECTIONS` connections while it writes.
 
 use chrono::Duration;
 use gridloop_platform::{Config, Error};
@@ -23,6 +26,7 @@ pub struct IntakeSettings {
     pub keys: CitizenKeys,
     pub repeat_window: Duration,
     pub one_key_category: String,
+    pub writers: usize,
 }
 
 impl IntakeSettings {
@@ -51,11 +55,24 @@ impl IntakeSettings {
             })?,
             None => 30,
         };
+        let writers = match get("GRIDLOOP_INTAKE_WRITERS") {
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "GRIDLOOP_INTAKE_WRITERS: not a number from 1 to 64: {v}"
+                    ))
+                })?,
+            None => 4,
+        };
         Ok(Self {
             keys,
             repeat_window: Duration::days(i64::from(days)),
             one_key_category: get("GRIDLOOP_INTAKE_ONE_KEY_CATEGORY")
                 .unwrap_or_else(|| "other".into()),
+            writers,
         })
     }
 }
@@ -65,50 +82,52 @@ impl IntakeSettings {
 /// plain hash).
 #[derive(Clone)]
 pub struct CitizenKeys {
-    key: Vec<u8>,
+    /// The HMAC with its key already absorbed; cloned per hash (saves re-keying each time).
+    mac: Hmac<Sha256>,
 }
 
 impl CitizenKeys {
     pub fn new(secret: &[u8]) -> Self {
+        // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
         Self {
-            key: secret.to_vec(),
+            mac: <Hmac<Sha256> as Mac>::new_from_slice(secret)
+                .expect("hmac accepts any key length"),
         }
     }
 
     /// The default key: HMAC(jwt secret, label), never the JWT secret itself.
     pub fn derived_from(jwt_secret: &str) -> Self {
-        Self {
-            key: hmac(jwt_secret.as_bytes(), DERIVE_PREFIX.as_bytes()),
-        }
+        Self::new(&Self::new(jwt_secret.as_bytes()).hash(&[DERIVE_PREFIX.as_bytes()]))
     }
 
     /// Hex HMAC-SHA256 of the normalised phone: the `citizen_key` of events and tokens.
     pub fn citizen_key(&self, phone: &Phone) -> String {
-        hex(&hmac(
-            &self.key,
-            format!("phone:{}", phone.as_str()).as_bytes(),
-        ))
+        hex(&self.hash(&[b"phone:", phone.as_str().as_bytes()]))
     }
 
     /// The household key of a device, stable for the device's life.
     pub fn household_key(&self, device_id: &str) -> String {
-        let h = hex(&hmac(
-            &self.key,
-            format!("household:{device_id}").as_bytes(),
-        ));
+        let h = hex(&self.hash(&[b"household:", device_id.as_bytes()]));
         format!("hh-{}", &h[..32])
+    }
+
+    fn hash(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
     }
 }
 
-fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("hmac accepts any key length");
-    mac.update(msg);
-    mac.finalize().into_bytes().to_vec()
-}
-
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -132,5 +151,26 @@ mod tests {
         .unwrap();
         assert_ne!(own.keys.citizen_key(&phone), k);
         assert_eq!(derived.repeat_window, Duration::days(30));
+        assert_eq!(derived.writers, 4);
+    }
+
+    /// Keys already stored and published must not change: HMAC-SHA256 test values computed
+    /// independently (Python's `hmac`).
+    #[test]
+    fn keys_are_plain_hmac_sha256() {
+        let phone = Phone::parse("p", "13812345678").unwrap();
+        let keys = CitizenKeys::new(b"k");
+        assert_eq!(
+            keys.citizen_key(&phone),
+            "eb2ee25f0b40d74e443ed477f67a2101b110d211f2711f097b002595423d3b82"
+        );
+        assert_eq!(
+            keys.household_key("DEV-1"),
+            "hh-2566341896c65b25313ab1487d9fb186"
+        );
+        assert_eq!(
+            CitizenKeys::derived_from("jwt").citizen_key(&phone),
+            "61190e3b1be805ae4ca8579862aa89e53f887f526885af197a103526132ac342"
+        );
     }
 }

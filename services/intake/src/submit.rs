@@ -1,10 +1,11 @@
-//! Accepting a submission: idempotency, repeat-complaint merging, and the ticket row committed
-//! with its event in one transaction.
+//! Accepting submissions: idempotency, repeat-complaint merging, and the ticket rows committed
+//! with their events in one transaction. [`record`] takes a batch (the [`crate::writer`] groups
+//! submissions that arrive together); the rules below hold per submission, batch or not.
 //!
 //! Idempotency: `(channel, external_id)` is unique in `tickets`; a retry finds the row and gets
 //! the first answer back as `REPLAYED`. Inserts use `ON CONFLICT DO NOTHING`, so two retries
-//! racing each other cannot both create a ticket: the loser sees no row returned, rolls back
-//! and answers with the winner's ticket.
+//! racing each other cannot both create a ticket: the loser inserts nothing and answers with
+//! the winner's ticket.
 //!
 //! Repeat complaints (重复诉求): a submission with the same citizen key or household key and
 //! the same category as an *open* earlier ticket is merged into the earliest such ticket.
@@ -14,14 +15,17 @@
 //! on what a repeat on a closed ticket means.
 //!
 //! Submissions of one citizen (and one household) are serialised with transaction-scoped
-//! advisory locks, so two concurrent repeats cannot both become parents.
+//! advisory locks, so two concurrent repeats cannot both become parents. The SQL side is the
+//! `submit_batch` function (`migrations/0002_submit_batch.sql`): one round trip per batch.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use gridloop_lifecycle::{Event, LoopState, apply};
 use gridloop_platform::{ApiError, outbox};
 use gridloop_proto::v1::{Channel, GeoPoint, HouseholdFlag, SubmitOutcome, Urgency};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use serde::Serialize;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::domain::Phone;
@@ -85,86 +89,115 @@ pub struct Accepted {
     pub urgency: Urgency,
 }
 
-/// Records `sub` (or finds its earlier record) and returns the answer.
+/// A submission waiting to be recorded, with the trace context of the request it came in on
+/// (its event carries that context, whichever task writes it).
+pub struct Pending<'a> {
+    pub sub: &'a Submission,
+    pub trace: &'a HashMap<String, String>,
+}
+
+/// Records `batch` in order inside `tx` — ticket rows and their events — and returns one answer
+/// per submission: accepted (created, merged or replayed), or refused because its category was
+/// retired (nothing written for it).
 ///
-/// Five round trips: `BEGIN`, [`prepare`] (locks, replay, category), [`record`] (parent,
-/// ticket, repeat count), the outbox event, `COMMIT`. Each submission holds a connection
-/// for all of them, so every one saved is throughput.
-#[tracing::instrument(skip_all, fields(channel = sub.channel.as_str_name(), external_id = %sub.external_id))]
-pub async fn submit(
-    pool: &PgPool,
-    sub: &Submission,
+/// An `Err` means the transaction must be rolled back: nothing of the batch may be committed.
+pub async fn record(
+    tx: &mut PgConnection,
+    batch: &[Pending<'_>],
     window: Duration,
-) -> Result<Accepted, ApiError> {
+) -> Result<Vec<Result<Accepted, ApiError>>, ApiError> {
     // Check the loop's rules for both possible outcomes before writing anything.
     let discovered = LoopState::start(&Event::Discovered)
         .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
-    let merged = merge_child(&discovered, String::new())?;
+    merge_child(&discovered, String::new())?;
 
-    let mut tx = pool.begin().await?;
-    let ready = prepare(&mut tx, sub).await?;
-    if let Some(done) = ready.replay {
-        return Ok(done);
-    }
-    if !ready.category_active {
-        // Retired since this process last read the catalogue (e.g. through another replica).
-        return Err(ApiError::invalid(
-            "category_code",
-            "category is no longer in use",
-        ));
+    let items: Vec<TicketRow<'_>> = batch.iter().map(|p| TicketRow::new(p.sub)).collect();
+    let json = serde_json::to_string(&items)
+        .map_err(|e| ApiError::internal(format!("submission rows: {e}")))?;
+    let rows = sqlx::query(
+        "SELECT item, outcome, ticket, parent, urgency_code, repeats \
+         FROM submit_batch($1::jsonb, $2::interval) ORDER BY item",
+    )
+    .bind(json)
+    .bind(format!("{} seconds", window.num_seconds()))
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.len() != batch.len() {
+        return Err(ApiError::internal(format!(
+            "{} answers for {} submissions",
+            rows.len(),
+            batch.len()
+        )));
     }
 
-    let id = Uuid::now_v7();
-    let names = (discovered.state.name(), merged.state.name());
-    let Some(recorded) = record(&mut tx, id, sub, names, window).await? else {
-        return raced(tx, sub).await;
-    };
-    let accepted = match recorded {
-        Some((parent_id, repeat_count)) => {
-            // The parent's new count is the database's (`repeat_count + 1` on the locked row);
-            // it must be what the loop's rules make of the count before.
-            let parent = LoopState {
-                repeat_count: repeat_count.saturating_sub(1),
-                ..LoopState::new()
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut events = Vec::new();
+    for ((row, pending), item) in rows.iter().zip(batch).zip(&items) {
+        let outcome: String = row.get("outcome");
+        let ticket: Option<Uuid> = row.get("ticket");
+        let parent: Option<Uuid> = row.get("parent");
+        let repeats = row.get::<Option<i32>, _>("repeats").unwrap_or(0).max(0) as u32;
+        let stored_urgency = Urgency::try_from(i32::from(row.get::<i16, _>("urgency_code")))
+            .unwrap_or(Urgency::Unspecified);
+        let sub = pending.sub;
+        let answer = match (outcome.as_str(), ticket, parent) {
+            ("CREATED", Some(id), None) if id == item.ticket_id => {
+                let body = events::discovered(sub);
+                events.push(event(id, body, pending.trace));
+                Ok(Accepted {
+                    ticket_id: id,
+                    outcome: SubmitOutcome::Created,
+                    merged_ticket_id: None,
+                    repeat_count: 0,
+                    urgency: sub.urgency,
+                })
             }
-            .record_repeat()
-            .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
-            merge_child(&discovered, parent_id.to_string())?;
-            if parent.repeat_count != repeat_count {
-                return Err(ApiError::internal(
-                    "repeat count out of step with the loop's rules",
-                ));
+            ("MERGED", Some(id), Some(parent_id)) if id == item.ticket_id => {
+                // The parent's new count is the database's (`repeat_count + 1` on the locked
+                // row); it must be what the loop's rules make of the count before.
+                let parent_state = LoopState {
+                    repeat_count: repeats.saturating_sub(1),
+                    ..LoopState::new()
+                }
+                .record_repeat()
+                .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
+                merge_child(&discovered, parent_id.to_string())?;
+                if parent_state.repeat_count != repeats {
+                    return Err(ApiError::internal(
+                        "repeat count out of step with the loop's rules",
+                    ));
+                }
+                let body = events::merged(sub, parent_id, repeats);
+                events.push(event(id, body, pending.trace));
+                Ok(Accepted {
+                    ticket_id: parent_id,
+                    outcome: SubmitOutcome::Merged,
+                    merged_ticket_id: Some(id),
+                    repeat_count: repeats,
+                    urgency: sub.urgency,
+                })
             }
-            let event = outbox::new_event(
-                PRODUCER,
-                &id.to_string(),
-                events::merged(sub, parent_id, parent.repeat_count),
-            );
-            outbox::enqueue(&mut tx, &event).await?;
-            tracing::info!(ticket_id = %id, parent_ticket_id = %parent_id, repeat_count = parent.repeat_count, "submission merged as a repeat complaint");
-            Accepted {
-                ticket_id: parent_id,
-                outcome: SubmitOutcome::Merged,
-                merged_ticket_id: Some(id),
-                repeat_count: parent.repeat_count,
-                urgency: sub.urgency,
+            ("REPLAYED", Some(id), parent) => Ok(Accepted {
+                ticket_id: parent.unwrap_or(id),
+                outcome: SubmitOutcome::Replayed,
+                merged_ticket_id: parent.map(|_| id),
+                repeat_count: repeats,
+                urgency: stored_urgency,
+            }),
+            ("CATEGORY_RETIRED", None, None) => Err(ApiError::invalid(
+                "category_code",
+                "category is no longer in use",
+            )),
+            (other, _, _) => {
+                return Err(ApiError::internal(format!(
+                    "unexpected submission outcome {other:?}"
+                )));
             }
-        }
-        None => {
-            let event = outbox::new_event(PRODUCER, &id.to_string(), events::discovered(sub));
-            outbox::enqueue(&mut tx, &event).await?;
-            tracing::info!(ticket_id = %id, "ticket discovered");
-            Accepted {
-                ticket_id: id,
-                outcome: SubmitOutcome::Created,
-                merged_ticket_id: None,
-                repeat_count: 0,
-                urgency: sub.urgency,
-            }
-        }
-    };
-    tx.commit().await?;
-    Ok(accepted)
+        };
+        answers.push(answer);
+    }
+    outbox::enqueue_all(tx, &events).await?;
+    Ok(answers)
 }
 
 /// A new ticket merged into `parent`, by the loop's rules.
@@ -173,194 +206,87 @@ fn merge_child(discovered: &LoopState, parent: String) -> Result<LoopState, ApiE
         .map_err(|v| ApiError::precondition(v.to_string(), v.state))
 }
 
-/// The insert lost to a concurrent twin: drop ours and answer with the twin's ticket.
-async fn raced(
-    tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    sub: &Submission,
-) -> Result<Accepted, ApiError> {
-    let mut tx = tx;
-    let done = replay(&mut tx, sub).await?;
-    tx.rollback().await?;
-    done.ok_or_else(|| ApiError::internal("idempotency conflict without a stored ticket"))
+fn event(
+    ticket_id: Uuid,
+    body: gridloop_proto::v1::ticket_event::Body,
+    trace: &HashMap<String, String>,
+) -> gridloop_proto::v1::TicketEvent {
+    let mut event = outbox::new_event(PRODUCER, &ticket_id.to_string(), body);
+    event.trace_context = trace.clone();
+    event
 }
 
-/// What [`prepare`] found.
-struct Ready {
-    replay: Option<Accepted>,
-    category_active: bool,
+/// A submission as a `tickets` row for `submit_batch` (JSON keys are the column names).
+/// `state`, `parent_ticket_id` and `repeat_count` are decided there.
+#[derive(Serialize)]
+struct TicketRow<'a> {
+    ticket_id: Uuid,
+    channel: i16,
+    external_id: &'a str,
+    category_code: &'a str,
+    urgency: i16,
+    content: &'a str,
+    phone: Option<&'a str>,
+    contact_name: Option<&'a str>,
+    masked_phone: String,
+    citizen_key: Option<&'a str>,
+    household_key: Option<&'a str>,
+    device_id: Option<&'a str>,
+    household_flags: Vec<i16>,
+    address: &'a str,
+    grid_code: &'a str,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    photo_urls: &'a [String],
+    recording_url: &'a str,
+    submitted_by: &'a str,
+    submitted_by_role: i16,
+    received_at: DateTime<Utc>,
 }
 
-/// One statement: takes the submitter's advisory locks, looks for an earlier answer to this
-/// (channel, external id) and re-checks that the category is still active.
-///
-/// Submissions of one citizen (and one household) are serialised by the locks; the keys are
-/// sorted so two submissions never wait on each other's locks. The replay lookup here is only
-/// the fast path for retries (its snapshot may predate the lock): the insert's
-/// `ON CONFLICT (channel, external_id)` is what guarantees one ticket per key. The parent
-/// lookup in [`record`] runs in a later statement, so it sees everything committed before the
-/// locks were granted.
-async fn prepare(tx: &mut PgConnection, sub: &Submission) -> Result<Ready, ApiError> {
-    let mut locks: Vec<String> = Vec::new();
-    if let Some(c) = &sub.contact {
-        locks.push(format!("intake/citizen/{}", c.citizen_key));
-    }
-    if let Some(h) = &sub.household {
-        locks.push(format!("intake/household/{}", h.key));
-    }
-    locks.sort();
-    let row = sqlx::query(
-        "SELECT \
-           (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) \
-              FROM unnest($1::text[]) WITH ORDINALITY AS l(k, n)) AS locks, \
-           EXISTS (SELECT 1 FROM categories WHERE code = $4 AND active) AS category_active, \
-           r.ticket_id, r.parent_ticket_id, r.urgency, r.repeat_count, r.parent_repeats \
-         FROM (SELECT 1) AS one LEFT JOIN ( \
-           SELECT t.ticket_id, t.parent_ticket_id, t.urgency, t.repeat_count, \
-                  p.repeat_count AS parent_repeats \
-           FROM tickets t LEFT JOIN tickets p ON p.ticket_id = t.parent_ticket_id \
-           WHERE t.channel = $2 AND t.external_id = $3) AS r ON true",
-    )
-    .bind(&locks)
-    .bind(sub.channel as i16)
-    .bind(&sub.external_id)
-    .bind(&sub.category_code)
-    .fetch_one(&mut *tx)
-    .await?;
-    let replay = row
-        .get::<Option<Uuid>, _>("ticket_id")
-        .map(|_| replayed(&row));
-    Ok(Ready {
-        replay,
-        category_active: row.get("category_active"),
-    })
-}
-
-/// The first answer to this (channel, external id), if it was accepted before.
-async fn replay(conn: &mut PgConnection, sub: &Submission) -> Result<Option<Accepted>, ApiError> {
-    let row = sqlx::query(
-        "SELECT t.ticket_id, t.parent_ticket_id, t.urgency, t.repeat_count, p.repeat_count AS parent_repeats \
-         FROM tickets t LEFT JOIN tickets p ON p.ticket_id = t.parent_ticket_id \
-         WHERE t.channel = $1 AND t.external_id = $2",
-    )
-    .bind(sub.channel as i16)
-    .bind(&sub.external_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.as_ref().map(replayed))
-}
-
-/// A stored ticket row (`ticket_id`, `parent_ticket_id`, `urgency`, `repeat_count`,
-/// `parent_repeats`) as the answer to a retry.
-fn replayed(r: &PgRow) -> Accepted {
-    let own: Uuid = r.get("ticket_id");
-    let parent: Option<Uuid> = r.get("parent_ticket_id");
-    let repeats: i32 = match parent {
-        Some(_) => r.get::<Option<i32>, _>("parent_repeats").unwrap_or(0),
-        None => r.get("repeat_count"),
-    };
-    Accepted {
-        ticket_id: parent.unwrap_or(own),
-        outcome: SubmitOutcome::Replayed,
-        merged_ticket_id: parent.map(|_| own),
-        repeat_count: repeats.max(0) as u32,
-        urgency: Urgency::try_from(i32::from(r.get::<i16, _>("urgency")))
-            .unwrap_or(Urgency::Unspecified),
+impl<'a> TicketRow<'a> {
+    fn new(sub: &'a Submission) -> Self {
+        let contact = sub.contact.as_ref();
+        let household = sub.household.as_ref();
+        Self {
+            ticket_id: Uuid::now_v7(),
+            channel: sub.channel as i16,
+            external_id: &sub.external_id,
+            category_code: &sub.category_code,
+            urgency: sub.urgency as i16,
+            content: &sub.content,
+            phone: contact.map(|c| c.phone.as_str()),
+            contact_name: contact.and_then(|c| c.name.as_deref()),
+            masked_phone: contact.map(|c| c.phone.masked()).unwrap_or_default(),
+            citizen_key: contact.map(|c| c.citizen_key.as_str()),
+            household_key: household.map(|h| h.key.as_str()),
+            device_id: household.map(|h| h.device_id.as_str()),
+            household_flags: household
+                .map(|h| h.flags.iter().map(|f| *f as i16).collect())
+                .unwrap_or_default(),
+            address: &sub.address,
+            grid_code: &sub.grid_code,
+            lat: sub.point.map(|p| p.lat),
+            lng: sub.point.map(|p| p.lng),
+            photo_urls: &sub.photo_urls,
+            recording_url: &sub.recording_url,
+            submitted_by: sub.submitted_by.as_ref().map_or("", |s| s.id.as_str()),
+            submitted_by_role: sub.submitted_by.as_ref().map_or(0, |s| s.role as i16),
+            received_at: sub.received_at,
+        }
     }
 }
 
-/// One statement: finds the earliest open ticket this submission repeats (locked), inserts the
-/// ticket — `MERGED` into that parent, or `DISCOVERED` — and bumps the parent's repeat count.
-///
-/// `None` when (channel, external id) already exists (a concurrent twin won; nothing was
-/// written). Otherwise `Some(Some((parent, new repeat count)))` for a merge, `Some(None)` for
-/// a new ticket. `names` are the states to store: (discovered, merged).
-async fn record(
-    tx: &mut PgConnection,
-    id: Uuid,
-    sub: &Submission,
-    names: (&str, &str),
-    window: Duration,
-) -> Result<Option<Option<(Uuid, u32)>>, ApiError> {
-    let flags: Vec<i16> = sub
-        .household
-        .as_ref()
-        .map(|h| h.flags.iter().map(|f| *f as i16).collect())
-        .unwrap_or_default();
-    let (submitted_by, submitted_role) = sub
-        .submitted_by
-        .as_ref()
-        .map(|s| (s.id.clone(), s.role as i16))
-        .unwrap_or_default();
-    // The parent is the earliest open ticket (intake's view: not merged, received within the
-    // window) of the same citizen or household in the same category. Its row lock is taken
-    // before the insert; the count is bumped on the locked row's latest version.
-    let row = sqlx::query(
-        "WITH parent AS ( \
-           SELECT ticket_id FROM tickets \
-           WHERE state = $25 AND category_code = $6 AND received_at >= now() - $24::interval \
-             AND ((citizen_key IS NOT NULL AND citizen_key = $11) \
-               OR (household_key IS NOT NULL AND household_key = $12)) \
-           ORDER BY received_at, ticket_id LIMIT 1 FOR UPDATE), \
-         ins AS ( \
-           INSERT INTO tickets (ticket_id, channel, external_id, state, parent_ticket_id, \
-              category_code, urgency, content, phone, contact_name, masked_phone, citizen_key, \
-              household_key, device_id, household_flags, address, grid_code, lat, lng, \
-              photo_urls, recording_url, submitted_by, submitted_by_role, received_at) \
-           SELECT $1, $2, $3, CASE WHEN p.ticket_id IS NULL THEN $25 ELSE $4 END, p.ticket_id, \
-              $6, $7, $8, $9, $10, $5, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-              $22, $23 \
-           FROM (SELECT 1) AS one LEFT JOIN parent p ON true \
-           ON CONFLICT (channel, external_id) DO NOTHING \
-           RETURNING parent_ticket_id), \
-         bumped AS ( \
-           UPDATE tickets t SET repeat_count = t.repeat_count + 1 \
-           FROM ins WHERE t.ticket_id = ins.parent_ticket_id \
-           RETURNING t.ticket_id, t.repeat_count) \
-         SELECT EXISTS (SELECT 1 FROM ins) AS inserted, \
-           (SELECT ticket_id FROM bumped) AS parent_id, \
-           (SELECT repeat_count FROM bumped) AS repeat_count",
-    )
-    .bind(id)
-    .bind(sub.channel as i16)
-    .bind(&sub.external_id)
-    .bind(names.1)
-    .bind(
-        sub.contact
-            .as_ref()
-            .map(|c| c.phone.masked())
-            .unwrap_or_default(),
-    )
-    .bind(&sub.category_code)
-    .bind(sub.urgency as i16)
-    .bind(&sub.content)
-    .bind(sub.contact.as_ref().map(|c| c.phone.as_str()))
-    .bind(sub.contact.as_ref().and_then(|c| c.name.as_deref()))
-    .bind(sub.contact.as_ref().map(|c| c.citizen_key.as_str()))
-    .bind(sub.household.as_ref().map(|h| h.key.as_str()))
-    .bind(sub.household.as_ref().map(|h| h.device_id.as_str()))
-    .bind(flags)
-    .bind(&sub.address)
-    .bind(&sub.grid_code)
-    .bind(sub.point.map(|p| p.lat))
-    .bind(sub.point.map(|p| p.lng))
-    .bind(&sub.photo_urls)
-    .bind(&sub.recording_url)
-    .bind(submitted_by)
-    .bind(submitted_role)
-    .bind(sub.received_at)
-    .bind(format!("{} seconds", window.num_seconds()))
-    .bind(names.0)
-    .fetch_one(&mut *tx)
-    .await?;
-    if !row.get::<bool, _>("inserted") {
-        return Ok(None);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `submit_batch` writes the states by name; they must be the loop's own.
+    #[test]
+    fn stored_state_names_are_the_loops() {
+        let discovered = LoopState::start(&Event::Discovered).unwrap();
+        assert_eq!(discovered.state.name(), "DISCOVERED");
+        let merged = merge_child(&discovered, "parent".into()).unwrap();
+        assert_eq!(merged.state.name(), "MERGED");
     }
-    Ok(Some(row.get::<Option<Uuid>, _>("parent_id").map(|p| {
-        (
-            p,
-            row.get::<Option<i32>, _>("repeat_count")
-                .unwrap_or(0)
-                .max(0) as u32,
-        )
-    })))
 }

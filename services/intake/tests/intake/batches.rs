@@ -1,0 +1,127 @@
+//! Submissions arriving together are recorded together (group commit): the per-submission
+//! rules must hold inside one batch and across batches recorded at the same time.
+
+use std::collections::HashSet;
+
+use crate::support::*;
+use gridloop_proto::v1::ticket_event::Body;
+use gridloop_proto::v1::*;
+
+/// Forty repeats of one citizen at once: one ticket, 39 merged into it, every count 1..=39
+/// given exactly once — whether they shared a batch or raced in different ones.
+#[tokio::test]
+async fn concurrent_repeats_of_one_citizen_count_up_once_each() {
+    let h = start().await;
+    let calls = (0..40).map(|i| {
+        let mut client = h.client.clone();
+        tokio::spawn(async move {
+            client
+                .submit_hotline_ticket(req(
+                    hotline(&format!("RB-{i}"), "13700001111", "environment"),
+                    &operator(),
+                ))
+                .await
+                .map(|r| r.into_inner())
+        })
+    });
+    let answers: Vec<SubmitTicketResponse> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let parents: HashSet<&str> = answers.iter().map(|a| a.ticket_id.as_str()).collect();
+    assert_eq!(parents.len(), 1, "every repeat follows the one open ticket");
+    let created = answers
+        .iter()
+        .filter(|a| a.outcome() == SubmitOutcome::Created)
+        .count();
+    assert_eq!(created, 1);
+    let mut counts: Vec<u32> = answers
+        .iter()
+        .filter(|a| a.outcome() == SubmitOutcome::Merged)
+        .map(|a| a.repeat_count)
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=39).collect::<Vec<u32>>());
+
+    let stored: i32 = sqlx::query_scalar(
+        "SELECT repeat_count FROM intake.tickets WHERE parent_ticket_id IS NULL",
+    )
+    .fetch_one(&h.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 39);
+    assert_eq!(h.count("tickets").await, 40);
+    assert_eq!(h.published("discovered").await.len(), 1);
+    let mut published: Vec<u32> = h
+        .published("merged")
+        .await
+        .into_iter()
+        .map(|e| match e.body {
+            Some(Body::Merged(m)) => m.repeat_count,
+            other => panic!("not a merge: {other:?}"),
+        })
+        .collect();
+    published.sort_unstable();
+    assert_eq!(published, (1..=39).collect::<Vec<u32>>());
+}
+
+/// A category retired behind this process's cached catalogue (as through another replica) is
+/// refused inside the batch, naming the field, with nothing written for it; the submissions
+/// recorded alongside it are unaffected.
+#[tokio::test]
+async fn a_submission_refused_inside_a_batch_fails_alone() {
+    let mut h = start().await;
+    // Warm the cache with both categories.
+    for (id, cat) in [("WARM-1", "environment"), ("WARM-2", "municipal")] {
+        h.client
+            .submit_hotline_ticket(req(hotline(id, "13600000000", cat), &operator()))
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE intake.categories SET active = false WHERE code = 'municipal'")
+        .execute(&h.db)
+        .await
+        .unwrap();
+
+    let calls = (0..30).map(|i| {
+        let mut client = h.client.clone();
+        let category = if i % 3 == 0 {
+            "municipal"
+        } else {
+            "environment"
+        };
+        tokio::spawn(async move {
+            let phone = format!("1390000{i:04}");
+            client
+                .submit_hotline_ticket(req(
+                    hotline(&format!("MIX-{i}"), &phone, category),
+                    &operator(),
+                ))
+                .await
+        })
+    });
+    let answers: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for (i, answer) in answers.iter().enumerate() {
+        if i % 3 == 0 {
+            let err = answer.as_ref().expect_err("retired category refused");
+            assert_invalid(err, "category_code");
+        } else {
+            let ok = answer.as_ref().expect("accepted");
+            assert_eq!(ok.get_ref().outcome(), SubmitOutcome::Created);
+        }
+    }
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM intake.tickets WHERE external_id LIKE 'MIX-%' AND category_code = 'municipal'",
+    )
+    .fetch_one(&h.db)
+    .await
+    .unwrap();
+    assert_eq!(refused, 0, "nothing written for a refused submission");
+    assert_eq!(h.count("tickets").await, 2 + 20);
+    assert_eq!(h.published("discovered").await.len(), 2 + 20);
+}
