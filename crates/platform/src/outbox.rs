@@ -66,30 +66,49 @@ pub async fn enqueue_all(tx: &mut PgConnection, events: &[TicketEvent]) -> Resul
     if events.is_empty() {
         return Ok(());
     }
-    let mut ids = Vec::with_capacity(events.len());
-    let mut tickets = Vec::with_capacity(events.len());
-    let mut kinds = Vec::with_capacity(events.len());
-    let mut payloads = Vec::with_capacity(events.len());
-    for event in events {
-        let (event_id, kind) = identify(event)?;
-        ids.push(event_id);
-        tickets.push(event.ticket_id.as_str());
-        kinds.push(kind);
-        payloads.push(event.encode_to_vec());
-    }
+    let rows = Rows::of(events)?;
     sqlx::query(
         "INSERT INTO outbox (event_id, ticket_id, subject, payload) \
          SELECT e, t, s, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) \
            WITH ORDINALITY AS u(e, t, s, p, n) \
          ORDER BY n",
     )
-    .bind(&ids)
-    .bind(&tickets)
-    .bind(&kinds)
-    .bind(&payloads)
+    .bind(&rows.event_ids)
+    .bind(&rows.ticket_ids)
+    .bind(&rows.subjects)
+    .bind(&rows.payloads)
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Events as outbox columns, one array per column, for a service that writes them in a
+/// statement of its own (as [`enqueue_all`] does: `INSERT INTO outbox (event_id, ticket_id,
+/// subject, payload) SELECT … FROM unnest(…) WITH ORDINALITY … ORDER BY` the ordinality).
+pub struct Rows<'a> {
+    pub event_ids: Vec<Uuid>,
+    pub ticket_ids: Vec<&'a str>,
+    pub subjects: Vec<&'static str>,
+    pub payloads: Vec<Vec<u8>>,
+}
+
+impl<'a> Rows<'a> {
+    pub fn of(events: &'a [TicketEvent]) -> Result<Self, Error> {
+        let mut rows = Rows {
+            event_ids: Vec::with_capacity(events.len()),
+            ticket_ids: Vec::with_capacity(events.len()),
+            subjects: Vec::with_capacity(events.len()),
+            payloads: Vec::with_capacity(events.len()),
+        };
+        for event in events {
+            let (event_id, kind) = identify(event)?;
+            rows.event_ids.push(event_id);
+            rows.ticket_ids.push(event.ticket_id.as_str());
+            rows.subjects.push(kind);
+            rows.payloads.push(event.encode_to_vec());
+        }
+        Ok(rows)
+    }
 }
 
 fn identify(event: &TicketEvent) -> Result<(Uuid, &'static str), Error> {
@@ -380,10 +399,45 @@ impl Relay {
 /// (and consumers that do not decode the body first) see it.
 fn trace_headers(payload: &[u8]) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if let Ok(ev) = TicketEvent::decode(payload) {
+    if let Ok(ev) = TraceOnly::decode(payload) {
         for (k, v) in ev.trace_context {
             headers.insert(k.as_str(), v.as_str());
         }
     }
     headers
+}
+
+/// `TicketEvent` reduced to its trace context (same tag): decoding it skips the body instead
+/// of allocating every string in it, once per event the relay publishes.
+#[derive(Clone, PartialEq, prost::Message)]
+struct TraceOnly {
+    #[prost(map = "string, string", tag = "5")]
+    trace_context: std::collections::HashMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridloop_proto::v1::TicketDiscovered;
+
+    #[test]
+    fn trace_headers_come_from_the_events_trace_context() {
+        let mut event = new_event(
+            "test",
+            "t-1",
+            Body::Discovered(TicketDiscovered {
+                content: "路灯不亮".into(),
+                ..Default::default()
+            }),
+        );
+        event.trace_context.insert(
+            "traceparent".into(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        );
+        let headers = trace_headers(&event.encode_to_vec());
+        assert_eq!(
+            headers.get("traceparent").map(|v| v.as_str()),
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        );
+    }
 }

@@ -17,6 +17,7 @@ pub mod categories;
 pub mod devices;
 pub mod domain;
 pub mod events;
+pub mod plan;
 pub mod requests;
 pub mod settings;
 pub mod submit;

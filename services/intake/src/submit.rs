@@ -3,9 +3,8 @@
 //! submissions that arrive together); the rules below hold per submission, batch or not.
 //!
 //! Idempotency: `(channel, external_id)` is unique in `tickets`; a retry finds the row and gets
-//! the first answer back as `REPLAYED`. Inserts use `ON CONFLICT DO NOTHING`, so two retries
-//! racing each other cannot both create a ticket: the loser inserts nothing and answers with
-//! the winner's ticket.
+//! the first answer back as `REPLAYED`. Twins racing each other are serialised by the
+//! submission key's lock; the unique constraint stays as the last word.
 //!
 //! Repeat complaints (重复诉求): a submission with the same citizen key or household key and
 //! the same category as an *open* earlier ticket is merged into the earliest such ticket.
@@ -14,22 +13,27 @@
 //! inside the window still takes repeats; the tracker, which sees closure, is the authority
 //! on what a repeat on a closed ticket means.
 //!
-//! Submissions of one citizen (and one household) are serialised with transaction-scoped
-//! advisory locks, so two concurrent repeats cannot both become parents. The SQL side is the
-//! `submit_batch` function (`migrations/0002_submit_batch.sql`): one round trip per batch.
+//! Submissions of one citizen (and one household, and one submission key) are serialised with
+//! transaction-scoped advisory locks taken before anything is read, so two concurrent repeats
+//! cannot both become parents and two twins cannot both be new. What each submission becomes
+//! is decided in [`crate::plan`]; the statements here are set-based, so a batch costs the
+//! same four round trips as a single submission.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use gridloop_lifecycle::{Event, LoopState, apply};
 use gridloop_platform::{ApiError, outbox};
-use gridloop_proto::v1::{Channel, GeoPoint, HouseholdFlag, SubmitOutcome, Urgency};
+use gridloop_proto::v1::{Channel, GeoPoint, HouseholdFlag, SubmitOutcome, TicketEvent, Urgency};
 use serde::Serialize;
-use sqlx::{PgConnection, Row};
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::Phone;
 use crate::events;
+use crate::plan::{self, Earlier, Found, Keys, Step};
 
 /// The producer name on intake's events.
 pub const PRODUCER: &str = "intake";
@@ -96,13 +100,15 @@ pub struct Pending<'a> {
     pub trace: &'a HashMap<String, String>,
 }
 
-/// Records `batch` in order inside `tx` — ticket rows and their events — and returns one answer
+/// Records `batch` in one transaction — ticket rows and their events — and returns one answer
 /// per submission: accepted (created, merged or replayed), or refused because its category was
-/// retired (nothing written for it).
+/// retired (nothing written for it). An `Err` means nothing of the batch was committed.
 ///
-/// An `Err` means the transaction must be rolled back: nothing of the batch may be committed.
+/// Four round trips whatever the batch's size: `BEGIN` with the submitters' locks; one read of
+/// what the batch depends on; one statement writing the tickets, the parents' repeat counts
+/// and the events; `COMMIT`.
 pub async fn record(
-    tx: &mut PgConnection,
+    pool: &PgPool,
     batch: &[Pending<'_>],
     window: Duration,
 ) -> Result<Vec<Result<Accepted, ApiError>>, ApiError> {
@@ -111,93 +117,299 @@ pub async fn record(
         .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
     merge_child(&discovered, String::new())?;
 
-    let items: Vec<TicketRow<'_>> = batch.iter().map(|p| TicketRow::new(p.sub)).collect();
-    let json = serde_json::to_string(&items)
-        .map_err(|e| ApiError::internal(format!("submission rows: {e}")))?;
-    let rows = sqlx::query(
-        "SELECT item, outcome, ticket, parent, urgency_code, repeats \
-         FROM submit_batch($1::jsonb, $2::interval) ORDER BY item",
-    )
-    .bind(json)
-    .bind(format!("{} seconds", window.num_seconds()))
-    .fetch_all(&mut *tx)
-    .await?;
-    if rows.len() != batch.len() {
-        return Err(ApiError::internal(format!(
-            "{} answers for {} submissions",
-            rows.len(),
-            batch.len()
-        )));
-    }
+    let keys: Vec<Keys<'_>> = batch.iter().map(|p| keys(p.sub)).collect();
+    let mut tx = pool.begin_with(AssertSqlSafe(begin_locked(&keys))).await?;
+    let found = look_up(&mut tx, &keys, window).await?;
+    let plan = plan::plan(&keys, &found, window, Uuid::now_v7);
 
     let mut answers = Vec::with_capacity(batch.len());
     let mut events = Vec::new();
-    for ((row, pending), item) in rows.iter().zip(batch).zip(&items) {
-        let outcome: String = row.get("outcome");
-        let ticket: Option<Uuid> = row.get("ticket");
-        let parent: Option<Uuid> = row.get("parent");
-        let repeats = row.get::<Option<i32>, _>("repeats").unwrap_or(0).max(0) as u32;
-        let stored_urgency = Urgency::try_from(i32::from(row.get::<i16, _>("urgency_code")))
-            .unwrap_or(Urgency::Unspecified);
+    for (step, pending) in plan.steps.iter().zip(batch) {
         let sub = pending.sub;
-        let answer = match (outcome.as_str(), ticket, parent) {
-            ("CREATED", Some(id), None) if id == item.ticket_id => {
-                let body = events::discovered(sub);
-                events.push(event(id, body, pending.trace));
+        let answer = match step {
+            Step::Create { id } => {
+                events.push(event(*id, events::discovered(sub), pending.trace));
                 Ok(Accepted {
-                    ticket_id: id,
+                    ticket_id: *id,
                     outcome: SubmitOutcome::Created,
                     merged_ticket_id: None,
                     repeat_count: 0,
                     urgency: sub.urgency,
                 })
             }
-            ("MERGED", Some(id), Some(parent_id)) if id == item.ticket_id => {
-                // The parent's new count is the database's (`repeat_count + 1` on the locked
-                // row); it must be what the loop's rules make of the count before.
+            Step::Merge { id, parent, count } => {
+                // The parent's new count must be what the loop's rules make of the one before.
                 let parent_state = LoopState {
-                    repeat_count: repeats.saturating_sub(1),
+                    repeat_count: count.saturating_sub(1),
                     ..LoopState::new()
                 }
                 .record_repeat()
                 .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
-                merge_child(&discovered, parent_id.to_string())?;
-                if parent_state.repeat_count != repeats {
+                merge_child(&discovered, parent.to_string())?;
+                if parent_state.repeat_count != *count {
                     return Err(ApiError::internal(
                         "repeat count out of step with the loop's rules",
                     ));
                 }
-                let body = events::merged(sub, parent_id, repeats);
-                events.push(event(id, body, pending.trace));
+                events.push(event(
+                    *id,
+                    events::merged(sub, *parent, *count),
+                    pending.trace,
+                ));
                 Ok(Accepted {
-                    ticket_id: parent_id,
+                    ticket_id: *parent,
                     outcome: SubmitOutcome::Merged,
-                    merged_ticket_id: Some(id),
-                    repeat_count: repeats,
+                    merged_ticket_id: Some(*id),
+                    repeat_count: *count,
                     urgency: sub.urgency,
                 })
             }
-            ("REPLAYED", Some(id), parent) => Ok(Accepted {
-                ticket_id: parent.unwrap_or(id),
-                outcome: SubmitOutcome::Replayed,
-                merged_ticket_id: parent.map(|_| id),
-                repeat_count: repeats,
-                urgency: stored_urgency,
-            }),
-            ("CATEGORY_RETIRED", None, None) => Err(ApiError::invalid(
+            Step::Replay(earlier) => Ok(replayed(earlier, &plan, batch)),
+            Step::Retired => Err(ApiError::invalid(
                 "category_code",
                 "category is no longer in use",
             )),
-            (other, _, _) => {
-                return Err(ApiError::internal(format!(
-                    "unexpected submission outcome {other:?}"
-                )));
-            }
         };
         answers.push(answer);
     }
-    outbox::enqueue_all(tx, &events).await?;
+
+    let rows: Vec<TicketRow<'_>> = plan
+        .steps
+        .iter()
+        .zip(batch)
+        .filter_map(|(step, p)| TicketRow::new(step, p.sub, &plan))
+        .collect();
+    write(&mut tx, &rows, &plan, &events).await?;
+    tx.commit().await?;
     Ok(answers)
+}
+
+fn keys(sub: &Submission) -> Keys<'_> {
+    Keys {
+        channel: sub.channel as i16,
+        external_id: &sub.external_id,
+        citizen_key: sub.contact.as_ref().map(|c| c.citizen_key.as_str()),
+        household_key: sub.household.as_ref().map(|h| h.key.as_str()),
+        category_code: &sub.category_code,
+        received_at: sub.received_at,
+    }
+}
+
+/// `BEGIN`, the batch's settings and its transaction-scoped advisory locks — every submitter
+/// (citizen, household) and every submission key — in one round trip. Locks are taken in
+/// ascending id order, the same for every batch, so no two batches wait on each other in a
+/// cycle. The ids are numbers computed here, so the text holds nothing a caller sent.
+fn begin_locked(keys: &[Keys<'_>]) -> String {
+    let mut ids: Vec<i64> = Vec::with_capacity(keys.len() * 2);
+    for k in keys {
+        ids.push(lock_id(&format!(
+            "intake/submission/{}/{}",
+            k.channel, k.external_id
+        )));
+        if let Some(c) = k.citizen_key {
+            ids.push(lock_id(&format!("intake/citizen/{c}")));
+        }
+        if let Some(h) = k.household_key {
+            ids.push(lock_id(&format!("intake/household/{h}")));
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    // Generic plans: the batch's statements take arrays whose lengths vary from batch to batch,
+    // and planned for each execution (the default for them) they cost more than they take to
+    // run. A generic plan is kept for the connection's life, though, and one made while the
+    // table was small (a new deployment) would scan it ever after: these statements only look
+    // rows up by key, so scans are ruled out. No JIT: they touch a handful of rows, and
+    // compiling would take milliseconds.
+    format!(
+        "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; \
+         SET LOCAL jit = off; \
+         SELECT pg_advisory_xact_lock(id) FROM unnest('{{{}}}'::bigint[]) AS id",
+        list.join(",")
+    )
+}
+
+/// The advisory lock id of `name`: the first 8 bytes of its SHA-256.
+fn lock_id(name: &str) -> i64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// One statement, run after the locks so that it sees everything committed before they were
+/// granted: stored answers to the batch's keys, each submission's earliest open ticket of the
+/// same citizen or household and category (locked, so its repeat count holds until commit),
+/// the batch's active categories, and the clock.
+async fn look_up(
+    tx: &mut PgConnection,
+    keys: &[Keys<'_>],
+    window: Duration,
+) -> Result<Found, ApiError> {
+    let rows = sqlx::query(
+        "WITH q AS ( \
+           SELECT * FROM unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+             WITH ORDINALITY AS q(channel, external_id, citizen_key, household_key, category_code, n)) \
+         SELECT 'stored' AS kind, q.n, t.ticket_id, t.parent_ticket_id AS parent, t.urgency, \
+                CASE WHEN t.parent_ticket_id IS NULL THEN t.repeat_count ELSE p.repeat_count END \
+                  AS repeats, \
+                t.received_at, NULL::text AS code \
+           FROM q JOIN tickets t ON t.channel = q.channel AND t.external_id = q.external_id \
+           LEFT JOIN tickets p ON p.ticket_id = t.parent_ticket_id \
+         UNION ALL \
+         SELECT 'open', q.n, o.ticket_id, NULL, NULL, o.repeat_count, o.received_at, NULL \
+           FROM q CROSS JOIN LATERAL ( \
+             SELECT t.ticket_id, t.received_at, t.repeat_count FROM tickets t \
+              WHERE t.state = 'DISCOVERED' AND t.category_code = q.category_code \
+                AND t.received_at >= now() - $6::interval \
+                AND ((t.citizen_key IS NOT NULL AND t.citizen_key = q.citizen_key) \
+                  OR (t.household_key IS NOT NULL AND t.household_key = q.household_key)) \
+              ORDER BY t.received_at, t.ticket_id LIMIT 1 \
+                FOR UPDATE) AS o \
+         UNION ALL \
+         SELECT 'category', NULL, NULL, NULL, NULL, NULL, NULL, c.code FROM categories c \
+          WHERE c.active AND c.code IN (SELECT category_code FROM q) \
+         UNION ALL \
+         SELECT 'now', NULL, NULL, NULL, NULL, NULL, now(), NULL",
+    )
+    .bind(keys.iter().map(|k| k.channel).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.external_id).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.citizen_key).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.household_key).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.category_code).collect::<Vec<_>>())
+    .bind(format!("{} seconds", window.num_seconds()))
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let mut found = Found {
+        open: vec![None; keys.len()],
+        ..Found::default()
+    };
+    let index = |r: &PgRow| -> Result<usize, ApiError> {
+        let n: i64 = r.get("n");
+        usize::try_from(n - 1)
+            .ok()
+            .filter(|i| *i < keys.len())
+            .ok_or_else(|| ApiError::internal(format!("lookup row for submission {n}")))
+    };
+    let count = |r: &PgRow| r.get::<Option<i32>, _>("repeats").unwrap_or(0).max(0) as u32;
+    for r in &rows {
+        match r.get::<&str, _>("kind") {
+            "stored" => {
+                let k = &keys[index(r)?];
+                found.stored.insert(
+                    (k.channel, k.external_id.to_owned()),
+                    plan::Stored {
+                        ticket_id: r.get("ticket_id"),
+                        parent: r.get("parent"),
+                        urgency: Urgency::try_from(i32::from(r.get::<i16, _>("urgency")))
+                            .unwrap_or(Urgency::Unspecified),
+                        repeats: count(r),
+                    },
+                );
+            }
+            "open" => {
+                found.open[index(r)?] = Some(plan::OpenTicket {
+                    ticket_id: r.get("ticket_id"),
+                    received_at: r.get("received_at"),
+                    repeat_count: count(r),
+                });
+            }
+            "category" => {
+                found.active.insert(r.get("code"));
+            }
+            _ => found.now = r.get("received_at"),
+        }
+    }
+    Ok(found)
+}
+
+/// One statement: inserts the new tickets (with the repeat counts of parents new in this
+/// batch), adds the repeats gained by stored parents, and writes the events to the outbox in
+/// order (the platform's outbox columns: see `outbox::Rows`).
+async fn write(
+    tx: &mut PgConnection,
+    rows: &[TicketRow<'_>],
+    plan: &plan::Plan,
+    events: &[TicketEvent],
+) -> Result<(), ApiError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let new: HashSet<Uuid> = rows.iter().map(|r| r.ticket_id).collect();
+    let (parents, gained): (Vec<Uuid>, Vec<i32>) = plan
+        .gained
+        .iter()
+        .filter(|(p, _)| !new.contains(p))
+        .map(|(p, n)| (*p, i32::try_from(*n).unwrap_or(i32::MAX)))
+        .unzip();
+    let json =
+        serde_json::to_string(rows).map_err(|e| ApiError::internal(format!("ticket rows: {e}")))?;
+    let out = outbox::Rows::of(events)?;
+    let bumped: i64 = sqlx::query_scalar(
+        "WITH ins AS ( \
+           INSERT INTO tickets (ticket_id, channel, external_id, state, parent_ticket_id, \
+              repeat_count, category_code, urgency, content, phone, contact_name, masked_phone, \
+              citizen_key, household_key, device_id, household_flags, address, grid_code, lat, \
+              lng, photo_urls, recording_url, submitted_by, submitted_by_role, received_at) \
+           SELECT ticket_id, channel, external_id, state, parent_ticket_id, repeat_count, \
+              category_code, urgency, content, phone, contact_name, masked_phone, citizen_key, \
+              household_key, device_id, household_flags, address, grid_code, lat, lng, \
+              photo_urls, recording_url, submitted_by, submitted_by_role, received_at \
+           FROM jsonb_populate_recordset(NULL::tickets, $1::jsonb)), \
+         bumped AS ( \
+           UPDATE tickets t SET repeat_count = t.repeat_count + u.gained \
+             FROM unnest($2::uuid[], $3::int4[]) AS u(ticket_id, gained) \
+            WHERE t.ticket_id = u.ticket_id \
+           RETURNING 1), \
+         events AS ( \
+           INSERT INTO outbox (event_id, ticket_id, subject, payload) \
+           SELECT e, t, s, p FROM unnest($4::uuid[], $5::text[], $6::text[], $7::bytea[]) \
+             WITH ORDINALITY AS u(e, t, s, p, n) \
+           ORDER BY n) \
+         SELECT count(*) FROM bumped",
+    )
+    .bind(json)
+    .bind(&parents)
+    .bind(&gained)
+    .bind(&out.event_ids)
+    .bind(&out.ticket_ids)
+    .bind(&out.subjects)
+    .bind(&out.payloads)
+    .fetch_one(&mut *tx)
+    .await?;
+    if usize::try_from(bumped).ok() != Some(parents.len()) {
+        return Err(ApiError::internal(format!(
+            "{bumped} of {} parents' repeat counts updated",
+            parents.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The first answer to a retried submission, with the followed ticket's count as it is now.
+fn replayed(earlier: &Earlier, plan: &plan::Plan, batch: &[Pending<'_>]) -> Accepted {
+    let (own, parent, urgency, repeats) = match earlier {
+        Earlier::Stored(s) => (s.ticket_id, s.parent, s.urgency, s.repeats),
+        Earlier::InBatch(j) => {
+            let urgency = batch[*j].sub.urgency;
+            match &plan.steps[*j] {
+                Step::Merge { id, parent, .. } => (*id, Some(*parent), urgency, 0),
+                Step::Create { id } => (*id, None, urgency, 0),
+                // Only a created or merged submission is followed by a later twin.
+                Step::Replay(_) | Step::Retired => (Uuid::nil(), None, urgency, 0),
+            }
+        }
+    };
+    let followed = parent.unwrap_or(own);
+    Accepted {
+        ticket_id: followed,
+        outcome: SubmitOutcome::Replayed,
+        merged_ticket_id: parent.map(|_| own),
+        repeat_count: plan.after.get(&followed).copied().unwrap_or(repeats),
+        urgency,
+    }
 }
 
 /// A new ticket merged into `parent`, by the loop's rules.
@@ -216,13 +428,15 @@ fn event(
     event
 }
 
-/// A submission as a `tickets` row for `submit_batch` (JSON keys are the column names).
-/// `state`, `parent_ticket_id` and `repeat_count` are decided there.
+/// A new ticket as a `tickets` row (JSON keys are the column names).
 #[derive(Serialize)]
 struct TicketRow<'a> {
     ticket_id: Uuid,
     channel: i16,
     external_id: &'a str,
+    state: &'static str,
+    parent_ticket_id: Option<Uuid>,
+    repeat_count: u32,
     category_code: &'a str,
     urgency: i16,
     content: &'a str,
@@ -245,13 +459,28 @@ struct TicketRow<'a> {
 }
 
 impl<'a> TicketRow<'a> {
-    fn new(sub: &'a Submission) -> Self {
+    /// The row `step` writes for `sub`, if it writes one. States by name, as the table's
+    /// CHECK spells them (the loop's own names: see the test below).
+    fn new(step: &Step, sub: &'a Submission, plan: &plan::Plan) -> Option<Self> {
+        let (ticket_id, state, parent_ticket_id, repeat_count) = match step {
+            Step::Create { id } => (
+                *id,
+                "DISCOVERED",
+                None,
+                plan.gained.get(id).copied().unwrap_or(0),
+            ),
+            Step::Merge { id, parent, .. } => (*id, "MERGED", Some(*parent), 0),
+            Step::Replay(_) | Step::Retired => return None,
+        };
         let contact = sub.contact.as_ref();
         let household = sub.household.as_ref();
-        Self {
-            ticket_id: Uuid::now_v7(),
+        Some(Self {
+            ticket_id,
             channel: sub.channel as i16,
             external_id: &sub.external_id,
+            state,
+            parent_ticket_id,
+            repeat_count,
             category_code: &sub.category_code,
             urgency: sub.urgency as i16,
             content: &sub.content,
@@ -273,7 +502,7 @@ impl<'a> TicketRow<'a> {
             submitted_by: sub.submitted_by.as_ref().map_or("", |s| s.id.as_str()),
             submitted_by_role: sub.submitted_by.as_ref().map_or(0, |s| s.role as i16),
             received_at: sub.received_at,
-        }
+        })
     }
 }
 

@@ -126,8 +126,5 @@ async fn attempt(
             trace: &j.trace,
         })
         .collect();
-    let mut tx = pool.begin().await?;
-    let answers = submit::record(&mut tx, &pending, window).await?;
-    tx.commit().await?;
-    Ok(answers)
+    submit::record(pool, &pending, window).await
 }
