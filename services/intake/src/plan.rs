@@ -91,6 +91,27 @@ pub struct Plan {
     pub after: HashMap<Uuid, u32>,
 }
 
+/// Which submissions share no key — submission key, citizen, household — with an earlier one
+/// of the batch. Such a submission cannot be a repeat or a retry of anything in the batch, so
+/// whether it is new depends on the database alone: the first, set-based try of a batch.
+pub fn first_of_their_kind(items: &[Keys<'_>]) -> Vec<bool> {
+    let mut submissions: HashSet<(i16, &str)> = HashSet::new();
+    let mut citizens: HashSet<&str> = HashSet::new();
+    let mut households: HashSet<&str> = HashSet::new();
+    items
+        .iter()
+        .map(|k| {
+            let fresh = !submissions.contains(&(k.channel, k.external_id))
+                && k.citizen_key.is_none_or(|c| !citizens.contains(c))
+                && k.household_key.is_none_or(|h| !households.contains(h));
+            submissions.insert((k.channel, k.external_id));
+            citizens.extend(k.citizen_key);
+            households.extend(k.household_key);
+            fresh
+        })
+        .collect()
+}
+
 /// Plans `items` against `found`; `new_id` names each new ticket.
 pub fn plan(
     items: &[Keys<'_>],
@@ -302,6 +323,27 @@ mod tests {
         assert!(matches!(p.steps[1], Step::Create { .. }));
         assert!(
             matches!(p.steps[2], Step::Merge { parent, count: 1, .. } if parent == Uuid::from_u128(2))
+        );
+    }
+
+    #[test]
+    fn only_submissions_sharing_no_key_with_earlier_ones_are_first_of_their_kind() {
+        let mut press = keys("P", None, "environment");
+        press.household_key = Some("hh-1");
+        let mut caller_at_home = keys("Q", Some("c2"), "municipal");
+        caller_at_home.household_key = Some("hh-1");
+        let items = [
+            keys("A", Some("c1"), "environment"),
+            keys("B", Some("c1"), "municipal"), // same citizen, other category
+            keys("A", Some("c9"), "environment"), // same submission key
+            press,
+            caller_at_home, // same household
+            keys("C", None, "environment"),
+            keys("D", Some("c3"), "environment"),
+        ];
+        assert_eq!(
+            first_of_their_kind(&items),
+            vec![true, false, false, true, false, true, true]
         );
     }
 

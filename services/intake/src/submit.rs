@@ -104,9 +104,11 @@ pub struct Pending<'a> {
 /// per submission: accepted (created, merged or replayed), or refused because its category was
 /// retired (nothing written for it). An `Err` means nothing of the batch was committed.
 ///
-/// Four round trips whatever the batch's size: `BEGIN` with the submitters' locks; one read of
-/// what the batch depends on; one statement writing the tickets, the parents' repeat counts
-/// and the events; `COMMIT`.
+/// Three round trips when every submission is new, whatever the batch's size: `BEGIN` with
+/// the submitters' locks; one statement inserting the new tickets with their events; `COMMIT`.
+/// Submissions that are not plainly new (retries, repeats, a retired category, or sharing a
+/// key with an earlier one of the batch) then take two more: one read of what they depend on
+/// and one write, decided in [`crate::plan`].
 pub async fn record(
     pool: &PgPool,
     batch: &[Pending<'_>],
@@ -119,7 +121,125 @@ pub async fn record(
 
     let keys: Vec<Keys<'_>> = batch.iter().map(|p| keys(p.sub)).collect();
     let mut tx = pool.begin_with(AssertSqlSafe(begin_locked(&keys))).await?;
-    let found = look_up(&mut tx, &keys, window).await?;
+
+    // First try: every submission sharing no key with an earlier one, inserted if new.
+    let fresh = plan::first_of_their_kind(&keys);
+    let tries: Vec<(usize, Uuid)> = (0..batch.len())
+        .filter(|&i| fresh[i])
+        .map(|i| (i, Uuid::now_v7()))
+        .collect();
+    let created = insert_new(&mut tx, batch, &tries, window).await?;
+    let mut answers: Vec<Option<Result<Accepted, ApiError>>> =
+        std::iter::repeat_with(|| None).take(batch.len()).collect();
+    for &(i, id) in &tries {
+        if created.contains(&id) {
+            answers[i] = Some(Ok(Accepted {
+                ticket_id: id,
+                outcome: SubmitOutcome::Created,
+                merged_ticket_id: None,
+                repeat_count: 0,
+                urgency: batch[i].sub.urgency,
+            }));
+        }
+    }
+
+    // The rest, in order, against what the database holds now (the first try included).
+    let rest: Vec<usize> = (0..batch.len()).filter(|&i| answers[i].is_none()).collect();
+    if !rest.is_empty() {
+        let pending: Vec<&Pending<'_>> = rest.iter().map(|&i| &batch[i]).collect();
+        let done = settle(&mut tx, &pending, &discovered, window).await?;
+        for (i, answer) in rest.into_iter().zip(done) {
+            answers[i] = Some(answer);
+        }
+    }
+    tx.commit().await?;
+    answers
+        .into_iter()
+        .map(|a| a.ok_or_else(|| ApiError::internal("a submission without an answer")))
+        .collect()
+}
+
+/// One statement: inserts each of `tries` (submission index, new ticket id) that is plainly
+/// new — category active, no stored ticket with its key, no open ticket it would repeat —
+/// together with its `discovered` event. Returns the ids inserted.
+///
+/// The batch's statements run with generic plans (see [`begin_locked`]), made once per
+/// connection from whatever statistics the table had then. So every lookup of `tickets` here
+/// is written as a per-row probe (`LATERAL … LIMIT 1`, a correlated subquery, `= ANY`): a join
+/// the planner could turn into a scan of the whole table — cheap while it was empty — would
+/// stay a scan of the whole table as it grows.
+async fn insert_new(
+    tx: &mut PgConnection,
+    batch: &[Pending<'_>],
+    tries: &[(usize, Uuid)],
+    window: Duration,
+) -> Result<HashSet<Uuid>, ApiError> {
+    if tries.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<TicketRow<'_>> = tries
+        .iter()
+        .filter_map(|&(i, id)| TicketRow::new(&Step::Create { id }, batch[i].sub, None))
+        .collect();
+    let events: Vec<TicketEvent> = tries
+        .iter()
+        .map(|&(i, id)| event(id, events::discovered(batch[i].sub), batch[i].trace))
+        .collect();
+    let json = serde_json::to_string(&rows)
+        .map_err(|e| ApiError::internal(format!("ticket rows: {e}")))?;
+    let out = outbox::Rows::of(&events)?;
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
+        "WITH ins AS ( \
+           INSERT INTO tickets (ticket_id, channel, external_id, state, parent_ticket_id, \
+              repeat_count, category_code, urgency, content, phone, contact_name, masked_phone, \
+              citizen_key, household_key, device_id, household_flags, address, grid_code, lat, \
+              lng, photo_urls, recording_url, submitted_by, submitted_by_role, received_at) \
+           SELECT r.ticket_id, r.channel, r.external_id, r.state, r.parent_ticket_id, \
+              r.repeat_count, r.category_code, r.urgency, r.content, r.phone, r.contact_name, \
+              r.masked_phone, r.citizen_key, r.household_key, r.device_id, r.household_flags, \
+              r.address, r.grid_code, r.lat, r.lng, r.photo_urls, r.recording_url, \
+              r.submitted_by, r.submitted_by_role, r.received_at \
+           FROM jsonb_populate_recordset(NULL::tickets, $1::jsonb) AS r \
+           LEFT JOIN LATERAL ( \
+             SELECT t.ticket_id FROM tickets t \
+              WHERE t.state = 'DISCOVERED' AND t.category_code = r.category_code \
+                AND t.received_at >= now() - $2::interval \
+                AND ((t.citizen_key IS NOT NULL AND t.citizen_key = r.citizen_key) \
+                  OR (t.household_key IS NOT NULL AND t.household_key = r.household_key)) \
+              LIMIT 1) AS open ON true \
+           WHERE open.ticket_id IS NULL \
+             AND EXISTS (SELECT 1 FROM categories c WHERE c.code = r.category_code AND c.active) \
+           ON CONFLICT (channel, external_id) DO NOTHING \
+           RETURNING ticket_id), \
+         events AS ( \
+           INSERT INTO outbox (event_id, ticket_id, subject, payload) \
+           SELECT e, t, s, p FROM unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[]) \
+             WITH ORDINALITY AS u(e, t, s, p, n) \
+           WHERE t::uuid IN (SELECT ticket_id FROM ins) \
+           ORDER BY n) \
+         SELECT ticket_id FROM ins",
+    )
+    .bind(json)
+    .bind(format!("{} seconds", window.num_seconds()))
+    .bind(&out.event_ids)
+    .bind(&out.ticket_ids)
+    .bind(&out.subjects)
+    .bind(&out.payloads)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// Submissions that were not plainly new, in order: read what they depend on (everything
+/// committed, and this transaction's first try), plan, write.
+async fn settle(
+    tx: &mut PgConnection,
+    batch: &[&Pending<'_>],
+    discovered: &LoopState,
+    window: Duration,
+) -> Result<Vec<Result<Accepted, ApiError>>, ApiError> {
+    let keys: Vec<Keys<'_>> = batch.iter().map(|p| keys(p.sub)).collect();
+    let found = look_up(tx, &keys, window).await?;
     let plan = plan::plan(&keys, &found, window, Uuid::now_v7);
 
     let mut answers = Vec::with_capacity(batch.len());
@@ -145,7 +265,7 @@ pub async fn record(
                 }
                 .record_repeat()
                 .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
-                merge_child(&discovered, parent.to_string())?;
+                merge_child(discovered, parent.to_string())?;
                 if parent_state.repeat_count != *count {
                     return Err(ApiError::internal(
                         "repeat count out of step with the loop's rules",
@@ -177,10 +297,9 @@ pub async fn record(
         .steps
         .iter()
         .zip(batch)
-        .filter_map(|(step, p)| TicketRow::new(step, p.sub, &plan))
+        .filter_map(|(step, p)| TicketRow::new(step, p.sub, Some(&plan)))
         .collect();
-    write(&mut tx, &rows, &plan, &events).await?;
-    tx.commit().await?;
+    write(tx, &rows, &plan, &events).await?;
     Ok(answers)
 }
 
@@ -252,11 +371,13 @@ async fn look_up(
            SELECT * FROM unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::text[]) \
              WITH ORDINALITY AS q(channel, external_id, citizen_key, household_key, category_code, n)) \
          SELECT 'stored' AS kind, q.n, t.ticket_id, t.parent_ticket_id AS parent, t.urgency, \
-                CASE WHEN t.parent_ticket_id IS NULL THEN t.repeat_count ELSE p.repeat_count END \
-                  AS repeats, \
+                CASE WHEN t.parent_ticket_id IS NULL THEN t.repeat_count \
+                     ELSE (SELECT p.repeat_count FROM tickets p \
+                            WHERE p.ticket_id = t.parent_ticket_id) END AS repeats, \
                 t.received_at, NULL::text AS code \
-           FROM q JOIN tickets t ON t.channel = q.channel AND t.external_id = q.external_id \
-           LEFT JOIN tickets p ON p.ticket_id = t.parent_ticket_id \
+           FROM q CROSS JOIN LATERAL ( \
+             SELECT * FROM tickets t \
+              WHERE t.channel = q.channel AND t.external_id = q.external_id LIMIT 1) AS t \
          UNION ALL \
          SELECT 'open', q.n, o.ticket_id, NULL, NULL, o.repeat_count, o.received_at, NULL \
            FROM q CROSS JOIN LATERAL ( \
@@ -359,9 +480,10 @@ async fn write(
               photo_urls, recording_url, submitted_by, submitted_by_role, received_at \
            FROM jsonb_populate_recordset(NULL::tickets, $1::jsonb)), \
          bumped AS ( \
-           UPDATE tickets t SET repeat_count = t.repeat_count + u.gained \
-             FROM unnest($2::uuid[], $3::int4[]) AS u(ticket_id, gained) \
-            WHERE t.ticket_id = u.ticket_id \
+           UPDATE tickets t SET repeat_count = t.repeat_count + ( \
+               SELECT u.gained FROM unnest($2::uuid[], $3::int4[]) AS u(ticket_id, gained) \
+                WHERE u.ticket_id = t.ticket_id) \
+            WHERE t.ticket_id = ANY($2::uuid[]) \
            RETURNING 1), \
          events AS ( \
            INSERT INTO outbox (event_id, ticket_id, subject, payload) \
@@ -389,7 +511,7 @@ async fn write(
 }
 
 /// The first answer to a retried submission, with the followed ticket's count as it is now.
-fn replayed(earlier: &Earlier, plan: &plan::Plan, batch: &[Pending<'_>]) -> Accepted {
+fn replayed(earlier: &Earlier, plan: &plan::Plan, batch: &[&Pending<'_>]) -> Accepted {
     let (own, parent, urgency, repeats) = match earlier {
         Earlier::Stored(s) => (s.ticket_id, s.parent, s.urgency, s.repeats),
         Earlier::InBatch(j) => {
@@ -459,15 +581,16 @@ struct TicketRow<'a> {
 }
 
 impl<'a> TicketRow<'a> {
-    /// The row `step` writes for `sub`, if it writes one. States by name, as the table's
-    /// CHECK spells them (the loop's own names: see the test below).
-    fn new(step: &Step, sub: &'a Submission, plan: &plan::Plan) -> Option<Self> {
+    /// The row `step` writes for `sub`, if it writes one; a new ticket starts with the repeats
+    /// `plan` gives it. States by name, as the table's CHECK spells them (the loop's own
+    /// names: see the test below).
+    fn new(step: &Step, sub: &'a Submission, plan: Option<&plan::Plan>) -> Option<Self> {
         let (ticket_id, state, parent_ticket_id, repeat_count) = match step {
             Step::Create { id } => (
                 *id,
                 "DISCOVERED",
                 None,
-                plan.gained.get(id).copied().unwrap_or(0),
+                plan.and_then(|p| p.gained.get(id).copied()).unwrap_or(0),
             ),
             Step::Merge { id, parent, .. } => (*id, "MERGED", Some(*parent), 0),
             Step::Replay(_) | Step::Retired => return None,
