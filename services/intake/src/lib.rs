@@ -4,8 +4,9 @@
 //!
 //! Every accepted submission is committed with its `ticket.discovered` event — or, for a
 //! repeat complaint (重复诉求) merged into an earlier open ticket, its `ticket.merged` event —
-//! through the outbox in one transaction ([`submit`]). Submissions are idempotent by
-//! (channel, external id). Intake consumes no events.
+//! through the outbox in one transaction ([`submit`]); submissions arriving together share
+//! one ([`writer`], group commit). Submissions are idempotent by (channel, external id).
+//! Intake consumes no events.
 //!
 //! Intake is the only gridloop service that stores phone numbers and names. Events and
 //! answers carry masked phones (`138****5678`) and the opaque citizen key, a keyed hash of

@@ -17,7 +17,7 @@
 //! transaction-scoped advisory locks taken before anything is read, so two concurrent repeats
 //! cannot both become parents and two twins cannot both be new. What each submission becomes
 //! is decided in [`crate::plan`]; the statements here are set-based, so a batch costs the
-//! same four round trips as a single submission.
+//! same round trips as a single submission (three when all are new, five otherwise).
 
 use std::collections::{HashMap, HashSet};
 
