@@ -159,6 +159,29 @@ pub async fn record(
         .collect()
 }
 
+// A macro, not a const: sqlx takes only literal SQL (`concat!` of literals stays literal).
+/// The `tickets` columns a new ticket is written with ([`TicketRow`]'s fields).
+macro_rules! ticket_columns {
+    () => {
+        "ticket_id, channel, external_id, state, parent_ticket_id, repeat_count, category_code, \
+         urgency, content, phone, contact_name, masked_phone, citizen_key, household_key, \
+         device_id, household_flags, address, grid_code, lat, lng, photo_urls, recording_url, \
+         submitted_by, submitted_by_role, received_at"
+    };
+}
+
+/// `INSERT INTO tickets (…) SELECT …` of [`ticket_columns`], for a `FROM` that has them.
+macro_rules! insert_tickets {
+    () => {
+        concat!(
+            "INSERT INTO tickets (",
+            ticket_columns!(),
+            ") SELECT ",
+            ticket_columns!()
+        )
+    };
+}
+
 /// One statement: inserts each of `tries` (submission index, new ticket id) that is plainly
 /// new — category active, no stored ticket with its key, no open ticket it would repeat —
 /// together with its `discovered` event. Returns the ids inserted.
@@ -188,26 +211,19 @@ async fn insert_new(
     let json = serde_json::to_string(&rows)
         .map_err(|e| ApiError::internal(format!("ticket rows: {e}")))?;
     let out = outbox::Rows::of(&events)?;
-    let inserted: Vec<Uuid> = sqlx::query_scalar(
-        "WITH ins AS ( \
-           INSERT INTO tickets (ticket_id, channel, external_id, state, parent_ticket_id, \
-              repeat_count, category_code, urgency, content, phone, contact_name, masked_phone, \
-              citizen_key, household_key, device_id, household_flags, address, grid_code, lat, \
-              lng, photo_urls, recording_url, submitted_by, submitted_by_role, received_at) \
-           SELECT r.ticket_id, r.channel, r.external_id, r.state, r.parent_ticket_id, \
-              r.repeat_count, r.category_code, r.urgency, r.content, r.phone, r.contact_name, \
-              r.masked_phone, r.citizen_key, r.household_key, r.device_id, r.household_flags, \
-              r.address, r.grid_code, r.lat, r.lng, r.photo_urls, r.recording_url, \
-              r.submitted_by, r.submitted_by_role, r.received_at \
+    let inserted: Vec<Uuid> = sqlx::query_scalar(concat!(
+        "WITH ins AS (",
+        insert_tickets!(),
+        " \
            FROM jsonb_populate_recordset(NULL::tickets, $1::jsonb) AS r \
            LEFT JOIN LATERAL ( \
-             SELECT t.ticket_id FROM tickets t \
+             SELECT t.ticket_id AS open_id FROM tickets t \
               WHERE t.state = 'DISCOVERED' AND t.category_code = r.category_code \
                 AND t.received_at >= now() - $2::interval \
                 AND ((t.citizen_key IS NOT NULL AND t.citizen_key = r.citizen_key) \
                   OR (t.household_key IS NOT NULL AND t.household_key = r.household_key)) \
               LIMIT 1) AS open ON true \
-           WHERE open.ticket_id IS NULL \
+           WHERE open.open_id IS NULL \
              AND EXISTS (SELECT 1 FROM categories c WHERE c.code = r.category_code AND c.active) \
            ON CONFLICT (channel, external_id) DO NOTHING \
            RETURNING ticket_id), \
@@ -217,8 +233,8 @@ async fn insert_new(
              WITH ORDINALITY AS u(e, t, s, p, n) \
            WHERE t::uuid IN (SELECT ticket_id FROM ins) \
            ORDER BY n) \
-         SELECT ticket_id FROM ins",
-    )
+         SELECT ticket_id FROM ins"
+    ))
     .bind(json)
     .bind(format!("{} seconds", window.num_seconds()))
     .bind(&out.event_ids)
@@ -468,16 +484,10 @@ async fn write(
     let json =
         serde_json::to_string(rows).map_err(|e| ApiError::internal(format!("ticket rows: {e}")))?;
     let out = outbox::Rows::of(events)?;
-    let bumped: i64 = sqlx::query_scalar(
-        "WITH ins AS ( \
-           INSERT INTO tickets (ticket_id, channel, external_id, state, parent_ticket_id, \
-              repeat_count, category_code, urgency, content, phone, contact_name, masked_phone, \
-              citizen_key, household_key, device_id, household_flags, address, grid_code, lat, \
-              lng, photo_urls, recording_url, submitted_by, submitted_by_role, received_at) \
-           SELECT ticket_id, channel, external_id, state, parent_ticket_id, repeat_count, \
-              category_code, urgency, content, phone, contact_name, masked_phone, citizen_key, \
-              household_key, device_id, household_flags, address, grid_code, lat, lng, \
-              photo_urls, recording_url, submitted_by, submitted_by_role, received_at \
+    let bumped: i64 = sqlx::query_scalar(concat!(
+        "WITH ins AS (",
+        insert_tickets!(),
+        " \
            FROM jsonb_populate_recordset(NULL::tickets, $1::jsonb)), \
          bumped AS ( \
            UPDATE tickets t SET repeat_count = t.repeat_count + ( \
@@ -490,8 +500,8 @@ async fn write(
            SELECT e, t, s, p FROM unnest($4::uuid[], $5::text[], $6::text[], $7::bytea[]) \
              WITH ORDINALITY AS u(e, t, s, p, n) \
            ORDER BY n) \
-         SELECT count(*) FROM bumped",
-    )
+         SELECT count(*) FROM bumped"
+    ))
     .bind(json)
     .bind(&parents)
     .bind(&gained)

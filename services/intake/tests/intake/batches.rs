@@ -12,30 +12,13 @@ use gridloop_proto::v1::*;
 #[tokio::test]
 async fn concurrent_repeats_of_one_citizen_count_up_once_each() {
     let h = start().await;
-    let calls = (0..40).map(|i| {
-        let mut client = h.client.clone();
-        tokio::spawn(async move {
-            client
-                .submit_hotline_ticket(req(
-                    hotline(&format!("RB-{i}"), "13700001111", "environment"),
-                    &operator(),
-                ))
-                .await
-                .map(|r| r.into_inner())
-        })
-    });
-    let answers: Vec<SubmitTicketResponse> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
+    let requests = (0..40)
+        .map(|i| hotline(&format!("RB-{i}"), "13700001111", "environment"))
         .collect();
+    let answers = accepted_at_once(&h, requests).await;
     let parents: HashSet<&str> = answers.iter().map(|a| a.ticket_id.as_str()).collect();
     assert_eq!(parents.len(), 1, "every repeat follows the one open ticket");
-    let created = answers
-        .iter()
-        .filter(|a| a.outcome() == SubmitOutcome::Created)
-        .count();
-    assert_eq!(created, 1);
+    assert_eq!(with_outcome(&answers, SubmitOutcome::Created), 1);
     let mut counts: Vec<u32> = answers
         .iter()
         .filter(|a| a.outcome() == SubmitOutcome::Merged)
@@ -84,35 +67,24 @@ async fn a_submission_refused_inside_a_batch_fails_alone() {
         .await
         .unwrap();
 
-    let calls = (0..30).map(|i| {
-        let mut client = h.client.clone();
-        let category = if i % 3 == 0 {
-            "municipal"
-        } else {
-            "environment"
-        };
-        tokio::spawn(async move {
-            let phone = format!("1390000{i:04}");
-            client
-                .submit_hotline_ticket(req(
-                    hotline(&format!("MIX-{i}"), &phone, category),
-                    &operator(),
-                ))
-                .await
+    let requests = (0..30)
+        .map(|i| {
+            let category = if i % 3 == 0 {
+                "municipal"
+            } else {
+                "environment"
+            };
+            hotline(&format!("MIX-{i}"), &format!("1390000{i:04}"), category)
         })
-    });
-    let answers: Vec<_> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
         .collect();
+    let answers = submit_at_once(&h, requests).await;
     for (i, answer) in answers.iter().enumerate() {
         if i % 3 == 0 {
             let err = answer.as_ref().expect_err("retired category refused");
             assert_invalid(err, "category_code");
         } else {
             let ok = answer.as_ref().expect("accepted");
-            assert_eq!(ok.get_ref().outcome(), SubmitOutcome::Created);
+            assert_eq!(ok.outcome(), SubmitOutcome::Created);
         }
     }
     let refused: i64 = sqlx::query_scalar(

@@ -48,33 +48,14 @@ async fn a_retry_replays_the_first_answer() {
 #[tokio::test]
 async fn fifty_concurrent_identical_submissions_make_one_ticket() {
     let h = start().await;
-    let calls = (0..50).map(|_| {
-        let mut client = h.client.clone();
-        tokio::spawn(async move {
-            client
-                .submit_hotline_ticket(req(
-                    hotline("GD-50", "13812345678", "environment"),
-                    &operator(),
-                ))
-                .await
-                .map(|r| r.into_inner())
-        })
-    });
-    let answers: Vec<SubmitTicketResponse> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
+    let requests = (0..50)
+        .map(|_| hotline("GD-50", "13812345678", "environment"))
         .collect();
+    let answers = accepted_at_once(&h, requests).await;
     let ids: HashSet<&str> = answers.iter().map(|a| a.ticket_id.as_str()).collect();
     assert_eq!(ids.len(), 1, "every call answers with the same ticket");
-    let created = answers
-        .iter()
-        .filter(|a| a.outcome() == SubmitOutcome::Created)
-        .count();
-    let replayed = answers
-        .iter()
-        .filter(|a| a.outcome() == SubmitOutcome::Replayed)
-        .count();
+    let created = with_outcome(&answers, SubmitOutcome::Created);
+    let replayed = with_outcome(&answers, SubmitOutcome::Replayed);
     assert_eq!((created, replayed), (1, 49));
     assert_eq!(h.count("tickets").await, 1);
     let events = h.published("discovered").await;

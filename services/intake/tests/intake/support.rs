@@ -171,6 +171,45 @@ impl Harness {
 
 pub use gridloop_platform::testing::wait_for;
 
+/// Submits every request as an operator's hotline ticket at the same moment, each from its own
+/// task and connection stream; the answers in request order.
+pub async fn submit_at_once(
+    h: &Harness,
+    requests: Vec<SubmitHotlineTicketRequest>,
+) -> Vec<Result<SubmitTicketResponse, Status>> {
+    let calls = requests.into_iter().map(|msg| {
+        let mut client = h.client.clone();
+        tokio::spawn(async move {
+            client
+                .submit_hotline_ticket(req(msg, &operator()))
+                .await
+                .map(|r| r.into_inner())
+        })
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("call task"))
+        .collect()
+}
+
+/// [`submit_at_once`] where every call must be accepted.
+pub async fn accepted_at_once(
+    h: &Harness,
+    requests: Vec<SubmitHotlineTicketRequest>,
+) -> Vec<SubmitTicketResponse> {
+    submit_at_once(h, requests)
+        .await
+        .into_iter()
+        .map(|r| r.expect("accepted"))
+        .collect()
+}
+
+/// How many of `answers` came out as `outcome`.
+pub fn with_outcome(answers: &[SubmitTicketResponse], outcome: SubmitOutcome) -> usize {
+    answers.iter().filter(|a| a.outcome() == outcome).count()
+}
+
 /// Asserts `INVALID_ARGUMENT` naming `field` (in the message and the BadRequest details).
 pub fn assert_invalid(status: &Status, field: &str) {
     use tonic_types::StatusExt;
