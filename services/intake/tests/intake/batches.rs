@@ -97,3 +97,57 @@ async fn a_submission_refused_inside_a_batch_fails_alone() {
     assert_eq!(h.count("tickets").await, 2 + 20);
     assert_eq!(h.published("discovered").await.len(), 2 + 20);
 }
+
+/// A submission that makes its whole batch fail in the database (here a trigger standing in
+/// for any unexpected error) fails alone: the batch is recorded again one by one, the others
+/// are accepted once each, and nothing of the failing one is written.
+#[tokio::test]
+async fn a_batch_that_fails_is_recorded_one_by_one() {
+    let h = start().await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION intake.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN \
+           IF NEW.external_id = 'POISON' THEN RAISE EXCEPTION 'poisoned submission'; END IF; \
+           RETURN NEW; \
+         END $$; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON intake.tickets \
+           FOR EACH ROW EXECUTE FUNCTION intake.refuse_poison();",
+    )
+    .execute(&h.db)
+    .await
+    .unwrap();
+
+    let requests = (0..24)
+        .map(|i| {
+            let id = if i == 12 {
+                "POISON".to_string()
+            } else {
+                format!("OK-{i}")
+            };
+            hotline(&id, &format!("1380000{i:04}"), "environment")
+        })
+        .collect();
+    let answers = submit_at_once(&h, requests).await;
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 12 {
+            let err = answer.as_ref().expect_err("the poisoned submission fails");
+            assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+            assert!(
+                !err.message().contains("poisoned"),
+                "no internals leak: {err:?}"
+            );
+        } else {
+            let ok = answer.as_ref().expect("the others are accepted");
+            assert_eq!(ok.outcome(), SubmitOutcome::Created);
+        }
+    }
+    assert_eq!(h.count("tickets").await, 23);
+    let events = h.published("discovered").await;
+    assert_eq!(events.len(), 23, "each accepted ticket published once");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM intake.tickets WHERE external_id = 'POISON'")
+            .fetch_one(&h.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0);
+}
