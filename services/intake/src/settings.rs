@@ -7,11 +7,12 @@
 //!   repeat complaints (see [`crate::submit`]).
 //! - `GRIDLOOP_INTAKE_ONE_KEY_CATEGORY` (default `other`): category of one-key calls, which
 //!   carry no text to choose one from.
-//! - `GRIDLOOP_INTAKE_WRITERS` (default 2): tasks recording submissions, each in its own
+//! - `GRIDLOOP_INTAKE_WRITERS` (default 1): tasks recording submissions, each in its own
 //!   transaction with whatever has queued up (see [`crate::writer`]); each holds one of the
-//!   pool's `GRIDLOOP_DB_MAX_CONNECTIONS` connections while it writes. More writers mean
-//!   smaller batches, and a batch's fixed cost (round trips, commit) is most of its cost:
-//!   measured on two cores, 1–2 writers recorded the most per second (docs/benchmarks.md).
+//!   pool's `GRIDLOOP_DB_MAX_CONNECTIONS` connections while it writes. One writer's batches
+//!   grow with the load (a batch's fixed cost — round trips, commit — is most of its cost);
+//!   more writers mean smaller batches, which paid off only with cores to spare: on two cores
+//!   one writer recorded the most per second (docs/benchmarks.md).
 
 use chrono::Duration;
 use gridloop_platform::{Config, Error};
@@ -67,7 +68,7 @@ impl IntakeSettings {
                         "GRIDLOOP_INTAKE_WRITERS: not a number from 1 to 64: {v}"
                     ))
                 })?,
-            None => 2,
+            None => 1,
         };
         Ok(Self {
             keys,
@@ -153,7 +154,7 @@ mod tests {
         .unwrap();
         assert_ne!(own.keys.citizen_key(&phone), k);
         assert_eq!(derived.repeat_window, Duration::days(30));
-        assert_eq!(derived.writers, 2);
+        assert_eq!(derived.writers, 1);
     }
 
     /// Keys already stored and published must not change: HMAC-SHA256 test values computed
