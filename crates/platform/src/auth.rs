@@ -81,6 +81,12 @@ impl Caller {
             .ok_or_else(|| ApiError::Unauthenticated("no verified caller".into()))
     }
 
+    /// Whether `grid` lies in the caller's scope: the subtree of one of the grids their token
+    /// names (see [`in_scope`]).
+    pub fn covers(&self, grid: &str) -> bool {
+        in_scope(grid, &self.grids)
+    }
+
     /// `PERMISSION_DENIED` unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
@@ -94,6 +100,15 @@ impl Caller {
             )))
         }
     }
+}
+
+/// Whether `grid` lies in the subtree of one of `roots`. Grid codes are administrative codes in
+/// which a child's code extends its parent's, so a subtree is a code prefix; an empty root
+/// covers nothing.
+pub fn in_scope(grid: &str, roots: &[String]) -> bool {
+    roots
+        .iter()
+        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
 }
 
 /// Why a token was refused.
@@ -228,6 +243,14 @@ impl tonic::service::Interceptor for RoleGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_is_a_code_prefix() {
+        let roots = vec!["341504100".to_string()];
+        assert!(in_scope("341504100001", &roots));
+        assert!(!in_scope("341504200001", &roots));
+        assert!(!in_scope("341504100001", &[String::new()]));
+    }
 
     fn claims(role: Role, exp: i64) -> Claims {
         Claims {

@@ -273,13 +273,7 @@ pub fn date_range(range: Option<&pb::DateRange>) -> Result<Span, ApiError> {
     ))
 }
 
-/// Whether `grid` lies in the subtree of one of `roots`. Grid codes are administrative codes
-/// in which a child's code extends its parent's, so a subtree is a code prefix.
-pub fn in_scope(grid: &str, roots: &[String]) -> bool {
-    roots
-        .iter()
-        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
-}
+pub use gridloop_platform::auth::in_scope;
 
 #[cfg(test)]
 mod tests {
@@ -348,13 +342,5 @@ mod tests {
                 .to_string()
                 .contains("dates.start")
         );
-    }
-
-    #[test]
-    fn scope_is_a_code_prefix() {
-        let roots = vec!["341504100".to_string()];
-        assert!(in_scope("341504100001", &roots));
-        assert!(!in_scope("341504200001", &roots));
-        assert!(!in_scope("341504100001", &[String::new()]));
     }
 }

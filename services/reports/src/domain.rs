@@ -237,12 +237,7 @@ impl Filter {
     }
 }
 
-/// Whether `grid` lies in the subtree of one of `roots` (a code prefix).
-pub fn in_scope(grid: &str, roots: &[String]) -> bool {
-    roots
-        .iter()
-        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
-}
+pub use gridloop_platform::auth::in_scope;
 
 pub fn channel_label(c: i16) -> &'static str {
     match pb::Channel::try_from(i32::from(c)) {

@@ -68,6 +68,36 @@ fn roots(caller: &Caller, requested: &str) -> Result<Option<Vec<String>>, ApiErr
     Ok(Some(mine))
 }
 
+/// Supervisors and leaders read the tickets of their own grids; admins and the 12345 centre's
+/// operators work county-wide, and workers are checked against the ticket they hold.
+fn needs_scope(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Supervisor | Role::Leader)
+}
+
+/// A ticket belongs to the grid it was dispatched to; a repeat complaint merged before any
+/// dispatch, to its parent's. One not placed in any grid yet lies in nobody's subtree, so
+/// scope cannot narrow it: every supervisor and leader may read it, as the 12345 centre can.
+async fn check_scope(
+    conn: &mut sqlx::PgConnection,
+    caller: &Caller,
+    t: &store::Ticket,
+) -> Result<(), ApiError> {
+    let mut grid = t.grid_code.clone();
+    if grid.is_empty()
+        && let Some(parent) = t.parent_ticket_id
+        && let Some(p) = store::get(conn, parent).await.map_err(ApiError::from)?
+    {
+        grid = p.grid_code;
+    }
+    if grid.is_empty() || caller.covers(&grid) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(format!(
+            "the ticket's grid {grid} is outside your scope"
+        )))
+    }
+}
+
 #[tonic::async_trait]
 impl TrackerService for Api {
     #[tracing::instrument(skip_all, fields(ticket_id = %req.get_ref().ticket_id))]
@@ -75,11 +105,20 @@ impl TrackerService for Api {
         &self,
         req: Request<pb::GetTimelineRequest>,
     ) -> Reply<pb::GetTimelineResponse> {
-        Caller::of(&req)?.require(READERS)?;
+        let caller = Caller::of(&req)?;
+        caller.require(READERS)?;
         let r = req.get_ref();
         let id = domain::ticket_id(&r.ticket_id)?;
         let size = queries::page_size(r.page_size)?;
         let after = queries::parse_seq(&r.page_token)?;
+        if needs_scope(caller) {
+            let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
+            let t = store::get(&mut conn, id)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| ApiError::NotFound(format!("ticket {id}")))?;
+            check_scope(&mut conn, caller, &t).await?;
+        }
         let (entries, next_page_token) = queries::timeline(&self.pool, id, after, size)
             .await
             .map_err(ApiError::from)?
@@ -114,6 +153,9 @@ impl TrackerService for Api {
             && t.loop_state.state.holder().map(|h| h.worker.as_str()) != Some(&caller.subject)
         {
             return Err(ApiError::PermissionDenied("not your ticket".into()).into());
+        }
+        if needs_scope(caller) {
+            check_scope(&mut conn, caller, &t).await?;
         }
         let status = queries::status(&mut conn, &t, self.clock.now())
             .await

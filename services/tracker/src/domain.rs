@@ -20,13 +20,7 @@ pub fn state_pb(state: &State) -> pb::LifecycleState {
     }
 }
 
-/// Whether `grid` lies in the subtree of one of `roots`: grid codes are administrative codes
-/// in which a child extends its parent's code, so a subtree is a code prefix.
-pub fn in_scope(grid: &str, roots: &[String]) -> bool {
-    roots
-        .iter()
-        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
-}
+pub use gridloop_platform::auth::in_scope;
 
 /// Masks every run of 7 or more digits (a phone number, wherever it slipped in) as
 /// `138****5678`, so the timeline never keeps a full number. UUIDs (ticket, worker and event

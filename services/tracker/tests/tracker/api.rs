@@ -309,3 +309,98 @@ async fn bad_input_is_refused_and_nothing_written() {
     );
     assert_eq!(total(&t.pool, "extensions").await, 1);
 }
+
+/// Supervisors and leaders read only the tickets of their own grids; operators (the county's
+/// 12345 centre) and admins read any.
+#[tokio::test]
+async fn timelines_and_status_are_read_within_the_callers_grids() {
+    let h = Harness::new().await;
+    let t = h.start_real().await;
+    let id = Uuid::now_v7();
+    let at = Utc::now();
+    h.publish("intake", id, discovered(pb::Urgency::General), at)
+        .await;
+    let d = h
+        .publish("routing", id, dispatched(pb::Urgency::General), at)
+        .await;
+    applied(&t.pool, &d).await;
+    // A repeat merged into it before any dispatch of its own: it belongs to its parent's grid.
+    let repeat = Uuid::now_v7();
+    let m = h.publish("intake", repeat, merged(id, 1), at).await;
+    applied(&t.pool, &m).await;
+
+    let other_town = token(Role::Supervisor, "sup-wang", &["341504200"]);
+    let other_leader = token(Role::Leader, "leader-zhao", &["341504200"]);
+    for (bearer, ticket) in [
+        (&other_town, id),
+        (&other_leader, id),
+        (&other_town, repeat),
+    ] {
+        let err = t
+            .client
+            .clone()
+            .get_timeline(req(
+                pb::GetTimelineRequest {
+                    ticket_id: ticket.to_string(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+        let err = t
+            .client
+            .clone()
+            .get_loop_status(req(
+                pb::GetLoopStatusRequest {
+                    ticket_id: ticket.to_string(),
+                },
+                bearer,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+    }
+    t.client
+        .clone()
+        .get_loop_status(req(
+            pb::GetLoopStatusRequest {
+                ticket_id: repeat.to_string(),
+            },
+            &supervisor(),
+        ))
+        .await
+        .expect("the parent's town reads the repeat");
+
+    let own_town = supervisor();
+    let operator = token(Role::Operator, "op-07", &[]);
+    let admin = token(Role::Admin, "admin-1", &[]);
+    for bearer in [&own_town, &operator, &admin] {
+        let timeline = t
+            .client
+            .clone()
+            .get_timeline(req(
+                pb::GetTimelineRequest {
+                    ticket_id: id.to_string(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .expect("in scope")
+            .into_inner();
+        // discovered, dispatched, and the repeat recorded on it.
+        assert_eq!(timeline.entries.len(), 3, "{:?}", timeline.entries);
+        t.client
+            .clone()
+            .get_loop_status(req(
+                pb::GetLoopStatusRequest {
+                    ticket_id: id.to_string(),
+                },
+                bearer,
+            ))
+            .await
+            .expect("in scope");
+    }
+}
