@@ -1,6 +1,7 @@
 //! Group commit for submissions. Request handlers hand their validated submission to a queue;
-//! a few writer tasks each take whatever has queued up (at most [`MAX_BATCH`]) and record it
-//! in one transaction with [`submit::record`], then answer every caller.
+//! writer tasks (one by default, `GRIDLOOP_INTAKE_WRITERS`) each take whatever has queued up
+//! (at most [`MAX_BATCH`]) and record it in one transaction with [`submit::record`], then
+//! answer every caller.
 //!
 //! Why: a submission's own SQL work is small next to the fixed cost of its round trips and its
 //! commit, and on a busy hotline many arrive at once. Nobody waits to fill a batch — a writer
