@@ -2,7 +2,9 @@
 
 use chrono::{Duration, Utc};
 use gridloop_platform::auth::Role;
+use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
 use gridloop_proto::{from_ts, v1 as pb};
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::support::*;
@@ -310,6 +312,33 @@ async fn bad_input_is_refused_and_nothing_written() {
     assert_eq!(total(&t.pool, "extensions").await, 1);
 }
 
+/// A ticket's timeline (first page) as `bearer` asks for it.
+async fn timeline_as(
+    client: &TrackerServiceClient<Channel>,
+    ticket: Uuid,
+    bearer: &str,
+) -> Result<pb::GetTimelineResponse, tonic::Status> {
+    let msg = pb::GetTimelineRequest {
+        ticket_id: ticket.to_string(),
+        ..Default::default()
+    };
+    let reply = client.clone().get_timeline(req(msg, bearer)).await?;
+    Ok(reply.into_inner())
+}
+
+/// A ticket's loop status as `bearer` asks for it.
+async fn status_as(
+    client: &TrackerServiceClient<Channel>,
+    ticket: Uuid,
+    bearer: &str,
+) -> Result<pb::GetLoopStatusResponse, tonic::Status> {
+    let msg = pb::GetLoopStatusRequest {
+        ticket_id: ticket.to_string(),
+    };
+    let reply = client.clone().get_loop_status(req(msg, bearer)).await?;
+    Ok(reply.into_inner())
+}
+
 /// Supervisors and leaders read only the tickets of their own grids; operators (the county's
 /// 12345 centre) and admins read any.
 #[tokio::test]
@@ -336,40 +365,12 @@ async fn timelines_and_status_are_read_within_the_callers_grids() {
         (&other_leader, id),
         (&other_town, repeat),
     ] {
-        let err = t
-            .client
-            .clone()
-            .get_timeline(req(
-                pb::GetTimelineRequest {
-                    ticket_id: ticket.to_string(),
-                    ..Default::default()
-                },
-                bearer,
-            ))
-            .await
-            .unwrap_err();
+        let err = timeline_as(&t.client, ticket, bearer).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
-        let err = t
-            .client
-            .clone()
-            .get_loop_status(req(
-                pb::GetLoopStatusRequest {
-                    ticket_id: ticket.to_string(),
-                },
-                bearer,
-            ))
-            .await
-            .unwrap_err();
+        let err = status_as(&t.client, ticket, bearer).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
     }
-    t.client
-        .clone()
-        .get_loop_status(req(
-            pb::GetLoopStatusRequest {
-                ticket_id: repeat.to_string(),
-            },
-            &supervisor(),
-        ))
+    status_as(&t.client, repeat, &supervisor())
         .await
         .expect("the parent's town reads the repeat");
 
@@ -377,30 +378,9 @@ async fn timelines_and_status_are_read_within_the_callers_grids() {
     let operator = token(Role::Operator, "op-07", &[]);
     let admin = token(Role::Admin, "admin-1", &[]);
     for bearer in [&own_town, &operator, &admin] {
-        let timeline = t
-            .client
-            .clone()
-            .get_timeline(req(
-                pb::GetTimelineRequest {
-                    ticket_id: id.to_string(),
-                    ..Default::default()
-                },
-                bearer,
-            ))
-            .await
-            .expect("in scope")
-            .into_inner();
+        let timeline = timeline_as(&t.client, id, bearer).await.expect("in scope");
         // discovered, dispatched, and the repeat recorded on it.
         assert_eq!(timeline.entries.len(), 3, "{:?}", timeline.entries);
-        t.client
-            .clone()
-            .get_loop_status(req(
-                pb::GetLoopStatusRequest {
-                    ticket_id: id.to_string(),
-                },
-                bearer,
-            ))
-            .await
-            .expect("in scope");
+        status_as(&t.client, id, bearer).await.expect("in scope");
     }
 }
