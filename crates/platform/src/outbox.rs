@@ -60,31 +60,10 @@ pub async fn enqueue(tx: &mut PgConnection, event: &TicketEvent) -> Result<(), E
     Ok(())
 }
 
-/// Writes `events` to the outbox in one statement inside the caller's transaction, in the
-/// order given (their ids, and so their publication order, follow it).
-pub async fn enqueue_all(tx: &mut PgConnection, events: &[TicketEvent]) -> Result<(), Error> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let rows = Rows::of(events)?;
-    sqlx::query(
-        "INSERT INTO outbox (event_id, ticket_id, subject, payload) \
-         SELECT e, t, s, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) \
-           WITH ORDINALITY AS u(e, t, s, p, n) \
-         ORDER BY n",
-    )
-    .bind(&rows.event_ids)
-    .bind(&rows.ticket_ids)
-    .bind(&rows.subjects)
-    .bind(&rows.payloads)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Events as outbox columns, one array per column, for a service that writes them in a
-/// statement of its own (as [`enqueue_all`] does: `INSERT INTO outbox (event_id, ticket_id,
-/// subject, payload) SELECT … FROM unnest(…) WITH ORDINALITY … ORDER BY` the ordinality).
+/// Events as outbox columns, one array per column, for a service that writes many events
+/// inside a statement of its own: `INSERT INTO outbox (event_id, ticket_id, subject, payload)
+/// SELECT … FROM unnest(…) WITH ORDINALITY … ORDER BY` the ordinality, so that their ids, and
+/// so their publication order, follow the arrays' order. Same rules as [`enqueue`].
 pub struct Rows<'a> {
     pub event_ids: Vec<Uuid>,
     pub ticket_ids: Vec<&'a str>,

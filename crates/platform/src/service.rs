@@ -16,7 +16,9 @@ use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::auth::Authenticator;
 use crate::inbox::{ConsumerOptions, Handler};
@@ -104,6 +106,27 @@ impl Host {
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         self.tasks.spawn(task);
+    }
+
+    /// Serves the service's one gRPC service behind the token check (see [`Host::serve`]).
+    pub async fn serve_authenticated<S>(self, server: S) -> Result<(), Error>
+    where
+        S: NamedService,
+        InterceptedService<S, Authenticator>: tower::Service<http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <InterceptedService<S, Authenticator> as tower::Service<
+            http::Request<tonic::body::Body>,
+        >>::Response: axum::response::IntoResponse,
+        <InterceptedService<S, Authenticator> as tower::Service<
+            http::Request<tonic::body::Body>,
+        >>::Future: Send + 'static,
+    {
+        let routes = Routes::new(InterceptedService::new(server, self.auth.clone()));
+        self.serve(routes, &[S::NAME]).await
     }
 
     /// Serves gRPC until shutdown, then waits for the relay and consumers to drain.

@@ -39,7 +39,6 @@ use gridloop_proto::v1::closure_service_server::ClosureServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 pub use settings::Settings;
 
@@ -89,12 +88,6 @@ impl App {
         let svc = api::Closure::new(host.pool.clone(), settings);
         let server =
             ClosureServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);
-        let routes =
-            tonic::service::Routes::new(InterceptedService::new(server, host.auth.clone()));
-        host.serve(
-            routes,
-            &[<ClosureServiceServer<api::Closure> as tonic::server::NamedService>::NAME],
-        )
-        .await
+        host.serve_authenticated(server).await
     }
 }

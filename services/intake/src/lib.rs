@@ -30,7 +30,6 @@ use gridloop_platform::service::Host;
 use gridloop_proto::v1::intake_service_server::IntakeServiceServer;
 use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 pub use settings::IntakeSettings;
 
@@ -73,12 +72,6 @@ impl App {
         host.spawn_relay();
         let server =
             IntakeServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);
-        let routes =
-            tonic::service::Routes::new(InterceptedService::new(server, host.auth.clone()));
-        host.serve(
-            routes,
-            &[<IntakeServiceServer<api::IntakeApi> as tonic::server::NamedService>::NAME],
-        )
-        .await
+        host.serve_authenticated(server).await
     }
 }

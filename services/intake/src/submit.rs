@@ -93,6 +93,19 @@ pub struct Accepted {
     pub urgency: Urgency,
 }
 
+impl Accepted {
+    /// A new ticket of its own.
+    fn created(ticket_id: Uuid, urgency: Urgency) -> Self {
+        Self {
+            ticket_id,
+            outcome: SubmitOutcome::Created,
+            merged_ticket_id: None,
+            repeat_count: 0,
+            urgency,
+        }
+    }
+}
+
 /// A submission waiting to be recorded, with the trace context of the request it came in on
 /// (its event carries that context, whichever task writes it).
 pub struct Pending<'a> {
@@ -133,13 +146,7 @@ pub async fn record(
         std::iter::repeat_with(|| None).take(batch.len()).collect();
     for &(i, id) in &tries {
         if created.contains(&id) {
-            answers[i] = Some(Ok(Accepted {
-                ticket_id: id,
-                outcome: SubmitOutcome::Created,
-                merged_ticket_id: None,
-                repeat_count: 0,
-                urgency: batch[i].sub.urgency,
-            }));
+            answers[i] = Some(Ok(Accepted::created(id, batch[i].sub.urgency)));
         }
     }
 
@@ -265,13 +272,7 @@ async fn settle(
         let answer = match step {
             Step::Create { id } => {
                 events.push(event(*id, events::discovered(sub), pending.trace));
-                Ok(Accepted {
-                    ticket_id: *id,
-                    outcome: SubmitOutcome::Created,
-                    merged_ticket_id: None,
-                    repeat_count: 0,
-                    urgency: sub.urgency,
-                })
+                Ok(Accepted::created(*id, sub.urgency))
             }
             Step::Merge { id, parent, count } => {
                 // The parent's new count must be what the loop's rules make of the one before.

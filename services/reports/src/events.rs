@@ -11,9 +11,9 @@ use gridloop_proto::v1::{TicketEvent, ticket_event::Body};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::Error;
 use crate::facts::{Contribution, Counts};
 use crate::store;
+use gridloop_platform::Error;
 
 /// The inbox handler for every event kind.
 pub struct Aggregator {

@@ -19,7 +19,6 @@
 mod api;
 mod csv;
 pub mod domain;
-mod error;
 pub mod events;
 pub mod facts;
 pub mod indicators;
@@ -41,7 +40,6 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 pub use settings::Settings;
 
@@ -113,12 +111,6 @@ impl App {
         let svc = api::Reports::new(host.pool.clone());
         let server =
             ReportServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);
-        let routes =
-            tonic::service::Routes::new(InterceptedService::new(server, host.auth.clone()));
-        host.serve(
-            routes,
-            &[<ReportServiceServer<api::Reports> as tonic::server::NamedService>::NAME],
-        )
-        .await
+        host.serve_authenticated(server).await
     }
 }

@@ -85,13 +85,6 @@ impl App {
         };
         let server =
             RoutingServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);
-        let routes = tonic::service::Routes::new(
-            tonic::service::interceptor::InterceptedService::new(server, host.auth.clone()),
-        );
-        host.serve(
-            routes,
-            &[<RoutingServiceServer<api::Api> as tonic::server::NamedService>::NAME],
-        )
-        .await
+        host.serve_authenticated(server).await
     }
 }

@@ -45,7 +45,6 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use settings::Settings;
@@ -127,12 +126,6 @@ impl App {
         };
         let server =
             TrackerServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);
-        let routes =
-            tonic::service::Routes::new(InterceptedService::new(server, host.auth.clone()));
-        host.serve(
-            routes,
-            &[<TrackerServiceServer<api::Api> as tonic::server::NamedService>::NAME],
-        )
-        .await
+        host.serve_authenticated(server).await
     }
 }
