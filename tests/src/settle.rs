@@ -33,11 +33,16 @@ where
 
 /// The services that publish (every one has an outbox) and those that consume.
 const OUTBOXES: &[&str] = &["intake", "routing", "closure", "tracker", "reports"];
-const CONSUMERS: &[&str] = &["routing", "closure", "tracker", "reports"];
+const CONSUMERS: &[(&str, &[&str])] = &[
+    ("routing", gridloop_routing::VIEW.kinds),
+    ("closure", gridloop_closure::VIEW.kinds),
+    ("tracker", gridloop_tracker::VIEW.kinds),
+    ("reports", gridloop_reports::VIEW.kinds),
+];
 
 impl System {
     /// Waits until the system is quiet: no unsent outbox row in any service, and every
-    /// consumer has acknowledged every event on the stream, with the stream unchanged while
+    /// consumer has applied every event of its kinds on the stream, with the stream unchanged while
     /// this was checked. Everything caused by the RPCs made so far has then happened in every
     /// service (the tracker's timers aside, which fire on the clock).
     pub async fn settle(&self) {
@@ -49,21 +54,22 @@ impl System {
 
     async fn quiet(&self) -> Result<(), String> {
         let before = self.last_sequence().await?;
-        let stream = self
-            .bus
-            .js
-            .get_stream(&self.env.stream)
+        for (name, kinds) in CONSUMERS {
+            let position: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT stream_seq FROM {name}.consumer_position"
+            )))
+            .fetch_optional(&self.db)
             .await
-            .map_err(|e| format!("stream: {e}"))?;
-        for name in CONSUMERS {
-            let info = match stream.consumer_info(*name).await {
-                Ok(i) => i,
-                Err(e) => return Err(format!("consumer {name} not there yet: {e}")),
-            };
-            if info.num_pending > 0 || info.num_ack_pending > 0 {
+            .map_err(|e| format!("{name}.consumer_position: {e}"))?;
+            let last = self
+                .bus
+                .last_sequence_of(kinds)
+                .await
+                .map_err(|e| format!("stream: {e}"))?;
+            let position = position.unwrap_or(0) as u64;
+            if position < last {
                 return Err(format!(
-                    "{name}: {} pending, {} unacknowledged",
-                    info.num_pending, info.num_ack_pending
+                    "{name}: applied up to {position}, its last event is {last}"
                 ));
             }
         }

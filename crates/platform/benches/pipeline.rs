@@ -159,7 +159,6 @@ async fn pipeline(
         durable: service.into(),
         kinds: vec!["overdue".into()],
         max_deliveries: 5,
-        ack_wait: Duration::from_secs(30),
     };
     let consumer =
         tokio::spawn(Consumer::new(pool.clone(), bus.clone(), opts, Timing).run(stop.clone()));

@@ -30,10 +30,8 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// How long sent outbox rows are kept for `replay`.
     pub outbox_retention: Duration,
-    /// Deliveries after which a failing event goes to the dead-letter table.
+    /// Failed attempts (with the database healthy) after which an event is dead-lettered.
     pub max_deliveries: i64,
-    /// How long JetStream waits for an ack before redelivering.
-    pub ack_wait: Duration,
     /// `json` for machine-read logs, anything else for plain text.
     pub log_format: LogFormat,
 }
@@ -96,7 +94,6 @@ impl Config {
                 num("GRIDLOOP_OUTBOX_RETENTION_DAYS", 7)? * 86_400,
             ),
             max_deliveries: num("GRIDLOOP_MAX_DELIVERIES", 5)? as i64,
-            ack_wait: Duration::from_secs(num("GRIDLOOP_ACK_WAIT_SECS", 30)?),
             log_format: match get("GRIDLOOP_LOG_FORMAT").as_deref() {
                 Some("json") => LogFormat::Json,
                 _ => LogFormat::Plain,

@@ -1,18 +1,34 @@
-//! Idempotent inbox consumer. Each service has one durable pull consumer on the stream
-//! (replicas share it). For every event the handler runs inside a transaction that also
-//! records the event id in `inbox`; the message is acked only after that commits. A
-//! redelivered event finds its id in the inbox and is acked without being applied again.
-//! An event that keeps failing goes to `dead_letters` with its error after the configured
-//! number of deliveries, where a person can see it; undecodable payloads go there at once.
+//! Idempotent, ordered inbox consumer. A service applies the stream's events in stream order,
+//! whatever fails on the way: the sequence of the last applied event is kept in the service's
+//! own `consumer_position` row and written in the transaction that applies the event, and the
+//! consumer reads from the stream (an ordered consumer, no acknowledgements) starting right
+//! after it. So:
+//!
+//! - a crash, a killed database, a NATS restart or a failed transaction leaves the position
+//!   at the last committed event, and the next read starts with the first event not applied;
+//!   a later event of a ticket can never be applied before an earlier one;
+//! - two consumers of one service (an old leader that has not noticed it lost its lock and
+//!   the new one) cannot interleave: every transaction checks, under the row lock, that the
+//!   position is still where this consumer left it, and the one that finds it moved stops and
+//!   re-reads from the position;
+//! - the inbox table still records every applied event id, so an event republished outside
+//!   the stream's duplicate window (a new sequence, the same id) is applied once.
+//!
+//! An event whose handler keeps failing while the database is healthy is dead-lettered after
+//! the configured number of attempts, with the position moved past it in the same
+//! transaction, logged as an error and published as a `ticket.violation` naming this service,
+//! so it shows up in the tracker's ListViolations: nothing is skipped silently. A failure
+//! while the database is unreachable is not an attempt: the consumer waits and re-reads.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::Message;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
-use gridloop_proto::v1::TicketEvent;
+use gridloop_proto::v1::ticket_event::Body;
+use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketViolation};
 use prost::Message as _;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -20,10 +36,12 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::nats::Bus;
+use crate::outbox::{enqueue, new_event};
 use crate::{Error, telemetry};
 
 /// What a service does with one event. It gets the decoded event and the open transaction;
-/// everything it writes commits together with the inbox record, or not at all.
+/// everything it writes commits together with the inbox record and the new position, or not
+/// at all.
 pub trait Handler: Send + Sync + 'static {
     type Error: std::fmt::Display + Send;
 
@@ -49,14 +67,12 @@ impl<H: Handler> Handler for std::sync::Arc<H> {
 /// Settings of a [`Consumer`].
 #[derive(Clone, Debug)]
 pub struct ConsumerOptions {
-    /// Durable consumer name, shared by a service's replicas (the service name).
+    /// The service's consumer name: keys its position (the service name).
     pub durable: String,
     /// Event kinds to receive (`dispatched`, …); empty means every event.
     pub kinds: Vec<String>,
-    /// Deliveries after which a failing event is dead-lettered.
+    /// Failed attempts, with the database healthy, after which an event is dead-lettered.
     pub max_deliveries: i64,
-    /// How long the server waits for an ack before redelivering.
-    pub ack_wait: Duration,
 }
 
 /// A running inbox consumer for one service.
@@ -66,7 +82,19 @@ pub struct Consumer<H> {
     opts: ConsumerOptions,
     handler: H,
     #[cfg(feature = "testing")]
-    die_before_ack: bool,
+    die_after_commit: bool,
+}
+
+/// Why a pass over the stream ended.
+enum Stop {
+    /// Shut down as asked.
+    Shutdown,
+    /// Something failed (database, NATS, another consumer moved the position): read again
+    /// from the stored position after a pause.
+    Reread(String),
+    /// A test hook simulated a crash.
+    #[cfg(feature = "testing")]
+    Crashed,
 }
 
 impl<H: Handler> Consumer<H> {
@@ -77,153 +105,171 @@ impl<H: Handler> Consumer<H> {
             opts,
             handler,
             #[cfg(feature = "testing")]
-            die_before_ack: false,
+            die_after_commit: false,
         }
     }
 
-    /// Test hook: the consumer stops right after its first commit, before acking, exactly as
-    /// if the process died between commit and ack.
+    /// Test hook: the consumer stops right after its first commit, as if the process died
+    /// there.
     #[cfg(feature = "testing")]
-    pub fn die_before_ack(mut self) -> Self {
-        self.die_before_ack = true;
+    pub fn die_after_commit(mut self) -> Self {
+        self.die_after_commit = true;
         self
     }
 
-    async fn consumer(&self) -> Result<pull::Stream, Error> {
+    /// Consumes until `shutdown`, then finishes the batch in hand and returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            match self.pass(&shutdown).await {
+                Stop::Shutdown => return,
+                #[cfg(feature = "testing")]
+                Stop::Crashed => return,
+                Stop::Reread(why) => {
+                    tracing::warn!(reason = %why, consumer = %self.opts.durable, "consumer re-reads from its stored position");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// One read of the stream from the stored position until something fails.
+    async fn pass(&self, shutdown: &CancellationToken) -> Stop {
+        let mut position = match self.position().await {
+            Ok(p) => p,
+            Err(e) => return Stop::Reread(format!("cannot read the position: {e}")),
+        };
+        let mut messages = match self.open(position).await {
+            Ok(m) => m,
+            Err(e) => return Stop::Reread(format!("cannot open the stream: {e}")),
+        };
+        loop {
+            let next = tokio::select! {
+                m = messages.next() => m,
+                _ = shutdown.cancelled() => return Stop::Shutdown,
+            };
+            let mut batch = match next {
+                Some(Ok(m)) => vec![m],
+                Some(Err(e)) => return Stop::Reread(format!("stream error: {e}")),
+                None => return Stop::Reread("stream ended".into()),
+            };
+            // Whatever else has already arrived joins the batch; nothing waits for more.
+            let mut broken = None;
+            while batch.len() < MAX_BATCH {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(m))) => batch.push(m),
+                    Some(Some(Err(e))) => {
+                        broken = Some(format!("stream error: {e}"));
+                        break;
+                    }
+                    Some(None) => {
+                        broken = Some("stream ended".into());
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if let Err(stop) = self.handle_batch(&batch, &mut position).await {
+                return stop;
+            }
+            if let Some(why) = broken {
+                return Stop::Reread(why);
+            }
+        }
+    }
+
+    /// The stored position, created at 0 (the start of the stream) the first time.
+    async fn position(&self) -> Result<u64, Error> {
+        sqlx::query(
+            "INSERT INTO consumer_position (consumer, stream_seq) VALUES ($1, 0) \
+             ON CONFLICT (consumer) DO NOTHING",
+        )
+        .bind(&self.opts.durable)
+        .execute(&self.pool)
+        .await?;
+        let seq: i64 =
+            sqlx::query_scalar("SELECT stream_seq FROM consumer_position WHERE consumer = $1")
+                .bind(&self.opts.durable)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq as u64)
+    }
+
+    /// An ordered consumer from the event after `position`: the server delivers in stream
+    /// order, and the client recreates it from the last sequence it saw after any gap.
+    async fn open(&self, position: u64) -> Result<pull::Ordered, Error> {
         let stream = self.bus.ensure_stream().await?;
+        // Consumers of earlier versions were durable and acknowledged; nothing reads them now.
+        let _ = stream.delete_consumer(&self.opts.durable).await;
         let filter_subjects = self
             .opts
             .kinds
             .iter()
             .map(|k| self.bus.subject(k))
             .collect::<Vec<_>>();
-        let config = pull::Config {
-            durable_name: Some(self.opts.durable.clone()),
-            deliver_policy: DeliverPolicy::All,
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: self.opts.ack_wait,
-            // Redelivery is bounded by our own dead-lettering, not by the server dropping it.
-            max_deliver: -1,
+        let deliver_policy = if position == 0 {
+            DeliverPolicy::All
+        } else {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: position + 1,
+            }
+        };
+        let config = pull::OrderedConfig {
+            deliver_policy,
             filter_subjects,
             ..Default::default()
         };
-        let consumer = stream.create_consumer(config).await.map_err(Error::nats)?;
-        consumer
-            .stream()
-            .max_messages_per_batch(256)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(Error::nats)?
             .messages()
             .await
             .map_err(Error::nats)
     }
 
-    /// Consumes until `shutdown`, then finishes the events in hand and returns.
-    pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
-        'outer: while !shutdown.is_cancelled() {
-            let mut messages = match self.consumer().await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, durable = %self.opts.durable, "cannot open consumer; will retry");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            backoff = Duration::from_millis(100);
-            loop {
-                let next = tokio::select! {
-                    m = messages.next() => m,
-                    _ = shutdown.cancelled() => break 'outer,
-                };
-                let mut batch = match next {
-                    Some(Ok(m)) => vec![m],
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "consumer stream error; reopening");
-                        continue 'outer;
-                    }
-                    None => continue 'outer,
-                };
-                // Whatever else has already arrived joins the batch; nothing waits for more.
-                let mut reopen = false;
-                while batch.len() < MAX_BATCH {
-                    match messages.next().now_or_never() {
-                        Some(Some(Ok(m))) => batch.push(m),
-                        Some(Some(Err(e))) => {
-                            tracing::warn!(error = %e, "consumer stream error; reopening");
-                            reopen = true;
-                            break;
-                        }
-                        Some(None) => {
-                            reopen = true;
-                            break;
-                        }
-                        None => break,
-                    }
-                }
-                if !self.handle_batch(&batch).await {
-                    return;
-                }
-                if reopen {
-                    continue 'outer;
-                }
-            }
+    /// Applies a batch in one transaction, each event in its own savepoint. From the first
+    /// event whose handler fails, the rest of the batch is applied one by one (that event
+    /// retried in place), so the order holds.
+    async fn handle_batch(&self, batch: &[Message], position: &mut u64) -> Result<(), Stop> {
+        let fresh: Vec<&Message> = batch
+            .iter()
+            .filter(|m| seq_of(m).is_some_and(|s| s > *position))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
         }
-    }
-
-    /// Applies a batch: as many leading events as succeed share one transaction (one commit
-    /// instead of one per event); from the first that fails, events go one by one with
-    /// retries, so order is kept. Returns false when a test hook simulates a crash.
-    async fn handle_batch(&self, batch: &[Message]) -> bool {
-        let committed = match self.apply_batch(batch).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "batch transaction failed; applying one by one");
-                0
-            }
-        };
+        let committed = self.apply_batch(&fresh, position).await.map_err(reread)?;
         #[cfg(feature = "testing")]
-        if self.die_before_ack && committed > 0 {
-            return false;
+        if self.die_after_commit && committed > 0 {
+            return Err(Stop::Crashed);
         }
-        for msg in &batch[..committed] {
-            self.ack(msg, AckKind::Ack).await;
+        for msg in &fresh[committed..] {
+            self.apply_alone(msg, position).await?;
         }
-        for msg in &batch[committed..] {
-            match self.process(msg).await {
-                Ok(Outcome::Applied | Outcome::Duplicate) => self.ack(msg, AckKind::Ack).await,
-                Ok(Outcome::DeadLettered) => self.ack(msg, AckKind::Term).await,
-                Err(e) => {
-                    // The database itself failed: leave the message for redelivery.
-                    tracing::warn!(error = %e, "inbox transaction failed; event will be redelivered");
-                    self.ack(msg, AckKind::Nak(Some(Duration::from_secs(1))))
-                        .await;
-                }
-            }
-        }
-        true
+        Ok(())
     }
 
-    /// The fast path: each event in its own savepoint inside one transaction. Stops at the
-    /// first event that cannot be decoded or whose handler fails (rolled back to its
-    /// savepoint) and returns how many leading events were committed.
-    async fn apply_batch(&self, batch: &[Message]) -> Result<usize, Error> {
+    /// The fast path. Stops at the first event whose handler fails (rolled back to its
+    /// savepoint) and returns how many leading events were committed with the position.
+    async fn apply_batch(&self, batch: &[&Message], position: &mut u64) -> Result<usize, Error> {
         let mut tx = self.pool.begin().await?;
+        self.check_position(&mut tx, *position).await?;
         let mut done = 0;
+        let mut last = *position;
         for msg in batch {
-            let Ok(event) = TicketEvent::decode(msg.payload.as_ref()) else {
-                break;
-            };
-            let Ok(event_id) = Uuid::parse_str(&event.event_id) else {
+            let Some(seq) = seq_of(msg) else { break };
+            let Some((event, event_id)) = decode(msg) else {
+                // Dead-lettered on its own, below.
                 break;
             };
             let span = event_span(msg, &event, event_id);
             let mut sp = Connection::begin(&mut *tx).await?;
-            let outcome = async {
+            let applied = async {
                 if !record_in_inbox(&mut sp, msg, event_id).await? {
                     return Ok::<_, Error>(true);
                 }
@@ -231,82 +277,79 @@ impl<H: Handler> Consumer<H> {
             }
             .instrument(span)
             .await?;
-            if outcome {
-                sp.commit().await?;
-                done += 1;
-                if done == 1 {
-                    // The batch now holds this event's locks. A later event that has to wait
-                    // for a lock gives up quickly instead (and is applied on its own), so the
-                    // batch never waits while holding locks another transaction waits for.
-                    sqlx::query("SET LOCAL lock_timeout = '50ms'")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            } else {
+            if !applied {
                 sp.rollback().await?;
                 break;
             }
+            sp.commit().await?;
+            done += 1;
+            last = seq;
+            if done == 1 {
+                // The batch now holds this event's locks. A later event that has to wait for
+                // a lock gives up quickly instead (and is applied on its own), so the batch
+                // never waits while holding locks another transaction waits for.
+                sqlx::query("SET LOCAL lock_timeout = '50ms'")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if done > 0 {
+            self.store_position(&mut tx, last).await?;
         }
         tx.commit().await?;
+        *position = last;
         Ok(done)
     }
 
-    async fn ack(&self, msg: &Message, kind: AckKind) {
-        if let Err(e) = msg.ack_with(kind).await {
-            // A lost ack means a redelivery, which the inbox absorbs.
-            tracing::debug!(error = %e, "ack not sent");
-        }
-    }
-
-    async fn process(&self, msg: &Message) -> Result<Outcome, Error> {
-        let (seq, delivered) = match msg.info() {
-            Ok(i) => (i.stream_sequence as i64, i.delivered),
-            Err(e) => return Err(Error::nats(e)),
+    /// One event on its own, retried in place until it is applied or, failing while the
+    /// database is healthy, dead-lettered. Nothing after it is read meanwhile.
+    async fn apply_alone(&self, msg: &Message, position: &mut u64) -> Result<(), Stop> {
+        let Some(seq) = seq_of(msg) else {
+            return Err(Stop::Reread("a message without stream metadata".into()));
         };
-        let event = match TicketEvent::decode(msg.payload.as_ref()) {
-            Ok(ev) => ev,
-            Err(e) => {
-                self.dead_letter(msg, seq, delivered, "", &format!("undecodable event: {e}"))
-                    .await?;
-                return Ok(Outcome::DeadLettered);
-            }
+        let Some((event, event_id)) = decode(msg) else {
+            let why = match TicketEvent::decode(msg.payload.as_ref()) {
+                Err(e) => format!("undecodable event: {e}"),
+                Ok(_) => "event id is not a UUID".to_string(),
+            };
+            tracing::error!(subject = %msg.subject, seq, reason = %why, "event cannot be read; dead-lettered");
+            self.dead_letter(msg, seq, 1, None, &why, *position)
+                .await
+                .map_err(reread)?;
+            *position = seq;
+            return Ok(());
         };
-        let Ok(event_id) = Uuid::parse_str(&event.event_id) else {
-            self.dead_letter(
-                msg,
-                seq,
-                delivered,
-                &event.event_id,
-                "event id is not a UUID",
-            )
-            .await?;
-            return Ok(Outcome::DeadLettered);
-        };
-
         let span = event_span(msg, &event, event_id);
-
         async {
-            // Failures are retried here, in place, rather than by nak-and-redeliver: a later
-            // event of the same ticket must not overtake one that has not been applied yet.
-            let mut attempt = delivered;
+            let mut attempts = 0i64;
             loop {
-                match self.apply(msg, event_id, &event).await? {
-                    Ok(outcome) => return Ok(outcome),
-                    Err(error) if attempt >= self.opts.max_deliveries => {
-                        tracing::error!(%error, attempt, "event failed too often; dead-lettered");
-                        self.dead_letter(msg, seq, attempt, &event.event_id, &error)
-                            .await?;
-                        return Ok(Outcome::DeadLettered);
+                match self.apply_one(msg, seq, event_id, &event, *position).await {
+                    Ok(Ok(())) => {
+                        *position = seq;
+                        return Ok(());
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, attempt, "event handler failed; retrying");
-                        // Keep the server from redelivering it to another replica meanwhile.
-                        let _ = msg.ack_with(AckKind::Progress).await;
+                    Ok(Err(error)) => {
+                        if !self.database_answers().await {
+                            // The failure may be the database going away: not the event's fault.
+                            return Err(Stop::Reread(format!(
+                                "handler failed while the database is unreachable: {error}"
+                            )));
+                        }
+                        attempts += 1;
+                        if attempts >= self.opts.max_deliveries {
+                            tracing::error!(%error, attempts, "event failed too often; dead-lettered and reported as a violation");
+                            self.dead_letter(msg, seq, attempts, Some(&event), &error, *position)
+                                .await
+                                .map_err(reread)?;
+                            *position = seq;
+                            return Ok(());
+                        }
+                        tracing::warn!(%error, attempts, "event handler failed; retrying in place");
                         let pause =
-                            Duration::from_millis(100 * 2u64.pow(attempt.clamp(1, 5) as u32));
+                            Duration::from_millis(100 * 2u64.pow(attempts.clamp(1, 5) as u32));
                         tokio::time::sleep(pause).await;
-                        attempt += 1;
                     }
+                    Err(e) => return Err(reread(e)),
                 }
             }
         }
@@ -314,56 +357,149 @@ impl<H: Handler> Consumer<H> {
         .await
     }
 
-    /// One attempt: the inbox record and the handler's writes in one transaction. The outer
-    /// `Result` is the database failing; the inner one is the handler refusing.
-    async fn apply(
+    /// One attempt: position check, inbox record and the handler's writes in one
+    /// transaction. The outer `Result` is the database failing; the inner one is the handler
+    /// refusing.
+    async fn apply_one(
         &self,
         msg: &Message,
+        seq: u64,
         event_id: Uuid,
         event: &TicketEvent,
-    ) -> Result<Result<Outcome, String>, Error> {
+        position: u64,
+    ) -> Result<Result<(), String>, Error> {
         let mut tx = self.pool.begin().await?;
-        if !record_in_inbox(&mut tx, msg, event_id).await? {
+        self.check_position(&mut tx, position).await?;
+        if record_in_inbox(&mut tx, msg, event_id).await?
+            && let Err(e) = self.handler.handle(event, &mut tx).await
+        {
+            let error = e.to_string();
             tx.rollback().await?;
-            return Ok(Ok(Outcome::Duplicate));
+            return Ok(Err(error));
         }
-        match self.handler.handle(event, &mut tx).await {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(Ok(Outcome::Applied))
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Ok(Err(e.to_string()))
-            }
+        self.store_position(&mut tx, seq).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Locks the position row and checks nobody else moved it since this consumer read it.
+    async fn check_position(&self, tx: &mut PgConnection, expected: u64) -> Result<(), Error> {
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT stream_seq FROM consumer_position WHERE consumer = $1 FOR UPDATE",
+        )
+        .bind(&self.opts.durable)
+        .fetch_one(&mut *tx)
+        .await?;
+        if stored as u64 == expected {
+            Ok(())
+        } else {
+            Err(Error::Event(format!(
+                "position moved to {stored} by another consumer (this one was at {expected})"
+            )))
         }
     }
 
+    async fn store_position(&self, tx: &mut PgConnection, seq: u64) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE consumer_position SET stream_seq = $2, updated_at = now() WHERE consumer = $1",
+        )
+        .bind(&self.opts.durable)
+        .bind(seq as i64)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn database_answers(&self) -> bool {
+        let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), probe).await,
+            Ok(Ok(1))
+        )
+    }
+
+    /// Records the event in `dead_letters`, reports it as a violation (when it could be
+    /// read) and moves the position past it, in one transaction.
     async fn dead_letter(
         &self,
         msg: &Message,
-        seq: i64,
-        delivered: i64,
-        event_id: &str,
+        seq: u64,
+        attempts: i64,
+        event: Option<&TicketEvent>,
         error: &str,
+        position: u64,
     ) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        self.check_position(&mut tx, position).await?;
         sqlx::query(
             "INSERT INTO dead_letters (event_id, subject, stream_seq, deliveries, error, payload) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_seq) DO NOTHING",
         )
-        .bind(event_id)
+        .bind(event.map(|e| e.event_id.as_str()).unwrap_or(""))
         .bind(msg.subject.as_str())
-        .bind(seq)
-        .bind(delivered)
+        .bind(seq as i64)
+        .bind(attempts)
         .bind(error)
         .bind(msg.payload.as_ref())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // A violation about a violation would be refused the same way again, without end.
+        if let Some(event) = event.filter(|e| !matches!(e.body, Some(Body::Violation(_)))) {
+            let reason = format!("could not be applied: {error}");
+            report_refusal(
+                &mut tx,
+                &self.opts.durable,
+                event,
+                LifecycleState::Unspecified,
+                &reason,
+            )
+            .await?;
+        }
+        self.store_position(&mut tx, seq).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
 
-/// Records the event id; false when it was already there (a redelivery).
+fn reread(e: Error) -> Stop {
+    Stop::Reread(e.to_string())
+}
+
+fn seq_of(msg: &Message) -> Option<u64> {
+    msg.info().ok().map(|i| i.stream_sequence)
+}
+
+fn decode(msg: &Message) -> Option<(TicketEvent, Uuid)> {
+    let event = TicketEvent::decode(msg.payload.as_ref()).ok()?;
+    let id = Uuid::parse_str(&event.event_id).ok()?;
+    Some((event, id))
+}
+
+/// Records, inside the consumer's transaction, that `service` refused `event` with `reason`
+/// while its view of the ticket stood at `from_state`: logged as a warning and published as a
+/// `ticket.violation` naming the service, which the tracker keeps for ListViolations. Use it
+/// wherever a handler does not apply an event, so that no event is ever dropped silently.
+pub async fn report_refusal(
+    tx: &mut PgConnection,
+    service: &str,
+    event: &TicketEvent,
+    from_state: LifecycleState,
+    reason: &str,
+) -> Result<(), Error> {
+    let attempted = event.kind().unwrap_or("unknown");
+    tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, kind = attempted, service, %reason, "event refused; reported as a violation");
+    let body = Body::Violation(TicketViolation {
+        attempted: attempted.to_string(),
+        from_state: from_state as i32,
+        reason: reason.to_string(),
+        rejected_event_id: event.event_id.clone(),
+        rejected_producer: event.producer.clone(),
+        detected_by: service.to_string(),
+    });
+    enqueue(tx, &new_event(service, &event.ticket_id, body)).await
+}
+
+/// Records the event id; false when it was already there (a republished event).
 async fn record_in_inbox(
     tx: &mut PgConnection,
     msg: &Message,
@@ -396,10 +532,14 @@ fn event_span(msg: &Message, event: &TicketEvent, event_id: Uuid) -> tracing::Sp
 /// Largest number of events applied in one transaction.
 const MAX_BATCH: usize = 64;
 
-enum Outcome {
-    Applied,
-    Duplicate,
-    DeadLettered,
+/// The stored position of a service's consumer: the last stream sequence it applied.
+pub async fn stored_position(pool: &PgPool, consumer: &str) -> Result<u64, Error> {
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT stream_seq FROM consumer_position WHERE consumer = $1")
+            .bind(consumer)
+            .fetch_optional(pool)
+            .await?;
+    Ok(seq.unwrap_or(0) as u64)
 }
 
 /// An event that could not be applied, as kept in `dead_letters`.

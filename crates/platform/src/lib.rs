@@ -30,6 +30,7 @@ pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod verify;
 
 pub use config::Config;
 pub use error::{ApiError, BadField, Error};

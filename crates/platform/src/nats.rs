@@ -70,6 +70,38 @@ impl Bus {
         self.js.get_stream(&self.stream).await.map_err(Error::nats)
     }
 
+    /// The sequence of the last event of any of `kinds` on the stream (of any kind when
+    /// `kinds` is empty); 0 when there is none. A consumer of those kinds whose stored
+    /// position is at least this has applied everything it reads.
+    pub async fn last_sequence_of(&self, kinds: &[&str]) -> Result<u64, Error> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let mut stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(Error::nats)?;
+        if kinds.is_empty() {
+            return Ok(stream
+                .info()
+                .await
+                .map_err(Error::nats)?
+                .state
+                .last_sequence);
+        }
+        let mut last = 0;
+        for kind in kinds {
+            match stream
+                .get_last_raw_message_by_subject(&self.subject(kind))
+                .await
+            {
+                Ok(m) => last = last.max(m.sequence),
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(e) => return Err(Error::nats(e)),
+            }
+        }
+        Ok(last)
+    }
+
     /// `<prefix>.<kind>`.
     pub fn subject(&self, kind: &str) -> String {
         format!("{}.{kind}", self.prefix)

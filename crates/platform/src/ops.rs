@@ -5,7 +5,11 @@
 //!   such as `30m`, `6h`, `2d`) unsent, so the relay of the running service republishes them;
 //!   consumers drop what they already applied, the stream what is inside its duplicate window;
 //! - `dead-letters`: list the events this service could not apply, newest first;
-//! - `healthcheck`: ask the running service's gRPC health endpoint; exit status says SERVING.
+//! - `healthcheck`: ask the running service's gRPC health endpoint; exit status says SERVING;
+//! - `verify [--wait <seconds>]`: wait (30 s unless told) until the service has caught up with
+//!   the stream, then compare its view of every ticket with the stream's replay through the
+//!   lifecycle rules ([`crate::verify`]); prints every difference, exit status 0 only when
+//!   there are none.
 //!
 //! No argument (or `serve`) serves.
 
@@ -15,7 +19,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::Migrator;
 
-use crate::{Config, Error, db, inbox, outbox};
+use crate::{Config, Error, db, inbox, outbox, verify};
 
 /// What the binary was asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,9 +29,10 @@ pub enum Command {
     Replay { since: DateTime<Utc> },
     DeadLetters,
     Healthcheck,
+    Verify { wait: std::time::Duration },
 }
 
-const USAGE: &str = "usage: <service> [serve | migrate | replay --since <RFC 3339 time or age: 30m, 6h, 2d> | dead-letters | healthcheck]";
+const USAGE: &str = "usage: <service> [serve | migrate | replay --since <RFC 3339 time or age: 30m, 6h, 2d> | dead-letters | healthcheck | verify [--wait <seconds>]]";
 
 /// Parses the arguments after the program name; `now` anchors ages like `6h`.
 pub fn parse(mut args: impl Iterator<Item = String>, now: DateTime<Utc>) -> Result<Command, Error> {
@@ -37,6 +42,20 @@ pub fn parse(mut args: impl Iterator<Item = String>, now: DateTime<Utc>) -> Resu
         Some("migrate") => Command::Migrate,
         Some("dead-letters") => Command::DeadLetters,
         Some("healthcheck") => Command::Healthcheck,
+        Some("verify") => {
+            let mut wait = std::time::Duration::from_secs(30);
+            if let Some(flag) = args.next() {
+                if flag != "--wait" {
+                    return Err(usage(&format!("unknown option {flag}")));
+                }
+                let secs = args
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| usage("--wait needs a number of seconds"))?;
+                wait = std::time::Duration::from_secs(secs);
+            }
+            Command::Verify { wait }
+        }
         Some("replay") => {
             let (Some(flag), Some(value)) = (args.next(), args.next()) else {
                 return Err(usage("replay needs --since <when>"));
@@ -71,8 +90,14 @@ fn parse_since(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     Some(now - age)
 }
 
-/// Runs a command other than [`Command::Serve`].
-pub async fn run(cmd: Command, cfg: &Config, migrator: &Migrator) -> Result<(), Error> {
+/// Runs a command other than [`Command::Serve`]; `view` says how `verify` reads the
+/// service's view.
+pub async fn run(
+    cmd: Command,
+    cfg: &Config,
+    migrator: &Migrator,
+    view: &verify::Spec,
+) -> Result<(), Error> {
     match cmd {
         Command::Serve => Err(Error::Config("serve is run by the service itself".into())),
         Command::Migrate => {
@@ -104,6 +129,11 @@ pub async fn run(cmd: Command, cfg: &Config, migrator: &Migrator) -> Result<(), 
             Ok(())
         }
         Command::Healthcheck => healthcheck(cfg).await,
+        Command::Verify { wait } => {
+            let pool = db::setup(cfg, migrator).await?;
+            let bus = crate::nats::Bus::connect(cfg).await?;
+            verify::run(&cfg.service, &pool, &bus, view, wait).await
+        }
     }
 }
 
@@ -164,8 +194,23 @@ mod tests {
                     .with_timezone(&Utc)
             }
         );
+        assert_eq!(
+            parse(args(&["verify"]), now).unwrap(),
+            Command::Verify {
+                wait: std::time::Duration::from_secs(30)
+            }
+        );
+        assert_eq!(
+            parse(args(&["verify", "--wait", "90"]), now).unwrap(),
+            Command::Verify {
+                wait: std::time::Duration::from_secs(90)
+            }
+        );
         for bad in [
             &["replay"][..],
+            &["verify", "--wait"],
+            &["verify", "--wait", "soon"],
+            &["verify", "--since", "6h"],
             &["replay", "--until", "6h"],
             &["replay", "--since", "yesterday"],
             &["replay", "--since", "-3h"],

@@ -89,7 +89,6 @@ impl Host {
             durable: self.cfg.service.clone(),
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             max_deliveries: self.cfg.max_deliveries,
-            ack_wait: self.cfg.ack_wait,
         };
         self.tasks.spawn(leader::run(
             self.pool.clone(),

@@ -65,7 +65,7 @@ impl TestEnv {
     }
 
     /// A service config pointing at this test's database, stream and prefix, listening on an
-    /// ephemeral port, with short ack waits so redelivery tests do not crawl.
+    /// ephemeral port.
     pub fn config(&self, service: &str) -> Config {
         let mut cfg = Config::from_lookup(service, |_| None).expect("default config");
         cfg.database_url = self.database_url.clone();
@@ -75,7 +75,6 @@ impl TestEnv {
         cfg.jwt_secret = Some(TEST_JWT_SECRET.into());
         cfg.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.db_max_connections = 5;
-        cfg.ack_wait = Duration::from_secs(2);
         cfg.log_format = LogFormat::Plain;
         cfg
     }

@@ -47,6 +47,15 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 /// The event kinds closure consumes to keep its view of each ticket.
 pub const CONSUMED: &[&str] = &["dispatched", "accepted", "returned", "transferred"];
 
+/// How `closure verify` reads closure's view: a ticket enters it with its first dispatch.
+pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
+    kinds: CONSUMED,
+    view: gridloop_platform::verify::View::LoopStates {
+        query: "SELECT ticket_id::text, loop_state FROM tickets",
+        scope: gridloop_platform::verify::Scope::Dispatched,
+    },
+};
+
 /// A closure service ready to run.
 pub struct App {
     host: Host,

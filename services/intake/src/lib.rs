@@ -35,6 +35,15 @@ pub use settings::IntakeSettings;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// How `intake verify` reads intake's view of the loop: every ticket it received.
+pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
+    kinds: &[],
+    view: gridloop_platform::verify::View::LoopStates {
+        query: "SELECT ticket_id::text, loop_state FROM ticket_states",
+        scope: gridloop_platform::verify::Scope::All,
+    },
+};
+
 /// A started intake service: schema migrated, stream ensured, port bound.
 pub struct App {
     host: Host,

@@ -11,7 +11,13 @@ async fn main() -> anyhow::Result<()> {
     let command = ops::parse(std::env::args().skip(1), chrono::Utc::now())?;
     let _telemetry = telemetry::init(&cfg.service, cfg.log_format).context("telemetry")?;
     if command != Command::Serve {
-        return Ok(ops::run(command, &cfg, &gridloop_intake::MIGRATOR).await?);
+        return Ok(ops::run(
+            command,
+            &cfg,
+            &gridloop_intake::MIGRATOR,
+            &gridloop_intake::VIEW,
+        )
+        .await?);
     }
     let shutdown = grpc::shutdown_on_signal();
     gridloop_intake::App::build(cfg, shutdown)

@@ -45,6 +45,15 @@ pub use settings::Settings;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// How `reports verify` reads the facts kept per ticket: dispatched, merged, closed.
+pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
+    kinds: &[],
+    view: gridloop_platform::verify::View::Facts {
+        query: "SELECT ticket_id::text, dispatched, merged, closed FROM facts \
+                WHERE received_at IS NOT NULL",
+    },
+};
+
 /// A reports service ready to run.
 pub struct App {
     host: Host,

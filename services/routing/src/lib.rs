@@ -43,6 +43,15 @@ use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// How `routing verify` reads routing's view: every discovered or merged ticket.
+pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
+    kinds: events::KINDS,
+    view: gridloop_platform::verify::View::LoopStates {
+        query: "SELECT ticket_id::text, loop_state FROM tickets",
+        scope: gridloop_platform::verify::Scope::All,
+    },
+};
+
 /// The routing service, started and ready to run.
 pub struct App {
     host: Host,

@@ -86,6 +86,13 @@ impl Handler for Tracker {
             violation_reason: String::new(),
         };
         let Some(step) = reading.step.clone() else {
+            if let Body::Violation(v) = body
+                && !v.detected_by.is_empty()
+                && v.detected_by != PRODUCER
+            {
+                // Another service refused an event: kept beside the rules' own verdicts.
+                store::record_refusal(tx, id, v, at, self.clock.now()).await?;
+            }
             store::append(tx, &entry).await?;
             return Ok(());
         };
@@ -145,6 +152,7 @@ impl Tracker {
                 reason: entry.violation_reason.clone(),
                 rejected_event_id: event.event_id.clone(),
                 rejected_producer: entry.producer.clone(),
+                detected_by: PRODUCER.to_string(),
             }),
         );
         enqueue(tx, &violation).await?;

@@ -51,6 +51,15 @@ pub use settings::Settings;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// How `tracker verify` reads the tracker's view: every ticket, from every event.
+pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
+    kinds: &[],
+    view: gridloop_platform::verify::View::LoopStates {
+        query: "SELECT ticket_id::text, loop_state FROM tickets",
+        scope: gridloop_platform::verify::Scope::All,
+    },
+};
+
 /// A tracker service ready to run.
 pub struct App {
     host: Host,

@@ -267,6 +267,7 @@ struct ViolationRow {
     producer: String,
     occurred_at: DateTime<Utc>,
     recorded_at: DateTime<Utc>,
+    detected_by: String,
 }
 
 /// Violations recorded in [from, until), newest first.
@@ -279,7 +280,7 @@ pub async fn violations(
 ) -> Result<(Vec<pb::RecordedViolation>, String), Error> {
     let mut rows: Vec<ViolationRow> = sqlx::query_as(
         "SELECT id, event_id, ticket_id, attempted, from_state, reason, producer, occurred_at, \
-           recorded_at FROM violations \
+           recorded_at, detected_by FROM violations \
          WHERE ($1::timestamptz IS NULL OR recorded_at >= $1) \
            AND ($2::timestamptz IS NULL OR recorded_at < $2) \
            AND ($3::timestamptz IS NULL OR (recorded_at, id) < ($3, $4::bigint)) \
@@ -309,6 +310,7 @@ pub async fn violations(
                 producer: r.producer,
                 occurred_at: Some(ts(r.occurred_at)),
                 recorded_at: Some(ts(r.recorded_at)),
+                detected_by: r.detected_by,
             })
             .collect(),
         next,

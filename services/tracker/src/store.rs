@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::LoopState;
+use gridloop_proto::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -192,7 +193,7 @@ pub async fn record_violation(
     sqlx::query(
         "INSERT INTO violations (event_id, ticket_id, attempted, from_state, reason, producer, \
            occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id, detected_by) DO NOTHING",
     )
     .bind(e.event_id)
     .bind(e.ticket_id)
@@ -202,6 +203,37 @@ pub async fn record_violation(
     .bind(&e.producer)
     .bind(e.occurred_at)
     .bind(recorded_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Records an event another service refused or could not apply, from its `ticket.violation`.
+pub async fn record_refusal(
+    tx: &mut PgConnection,
+    ticket_id: Uuid,
+    v: &pb::TicketViolation,
+    occurred_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Ok(event_id) = Uuid::parse_str(&v.rejected_event_id) else {
+        tracing::warn!(%ticket_id, detected_by = %v.detected_by, "refusal names an event id that is not a UUID");
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO violations (event_id, ticket_id, attempted, from_state, reason, producer, \
+           occurred_at, recorded_at, detected_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (event_id, detected_by) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(ticket_id)
+    .bind(&v.attempted)
+    .bind(v.from_state)
+    .bind(&v.reason)
+    .bind(&v.rejected_producer)
+    .bind(occurred_at)
+    .bind(recorded_at)
+    .bind(&v.detected_by)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -1,12 +1,14 @@
 //! Outbox → relay → JetStream → inbox consumer: exactly once, in commit order, through the
 //! failures the design names.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gridloop_platform::inbox::{self, Consumer};
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox::{self, Relay, RelayOptions};
-use gridloop_platform::testing::TestEnv;
+use gridloop_platform::testing::{TestEnv, stream_events};
 use gridloop_proto::v1::TicketAccepted;
 use gridloop_proto::v1::ticket_event::Body;
 use tokio_util::sync::CancellationToken;
@@ -151,14 +153,14 @@ async fn relay_killed_between_publish_and_mark_duplicates_nothing() {
 }
 
 #[tokio::test]
-async fn consumer_dying_between_commit_and_ack_applies_nothing_twice() {
+async fn a_consumer_dying_after_a_commit_applies_nothing_twice_and_skips_nothing() {
     let env = TestEnv::new().await;
     let svc = service(&env, "obx").await;
     let expected = enqueue_committed(&svc.pool, &tickets(10)).await;
     let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
     assert_eq!(relay.publish_pending().await.unwrap(), 10);
 
-    // The first process commits what it received and dies before acking any of it.
+    // The first process commits what it received and dies.
     let stop = CancellationToken::new();
     Consumer::new(
         svc.pool.clone(),
@@ -166,31 +168,82 @@ async fn consumer_dying_between_commit_and_ack_applies_nothing_twice() {
         consumer_opts(&svc.cfg),
         Recorder,
     )
-    .die_before_ack()
+    .die_after_commit()
     .run(stop.clone())
     .await;
     let first = applied(&svc.pool).await;
     assert!(!first.is_empty());
     assert_eq!(first, expected[..first.len()].to_vec());
+    assert_eq!(
+        inbox::stored_position(&svc.pool, "obx").await.unwrap(),
+        first.len() as u64,
+        "the position is the last committed event"
+    );
 
-    // Its replacement gets the unacked ones redelivered after the ack wait.
+    // Its replacement carries on from the stored position.
     spawn_recorder(&svc, &stop);
     wait_for("remaining events applied", WAIT, || async {
-        applied(&svc.pool).await.len() >= 10
+        inbox::stored_position(&svc.pool, "obx").await.unwrap() >= 10
     })
     .await;
-    let consumer = svc
-        .bus
-        .js
-        .get_stream(&svc.bus.stream)
-        .await
-        .unwrap()
-        .get_consumer::<async_nats::jetstream::consumer::pull::Config>("obx")
-        .await
-        .unwrap();
-    wait_for("every delivery acked", WAIT, || async {
-        let info = consumer.get_info().await.unwrap();
-        info.num_ack_pending == 0 && info.num_pending == 0
+    assert_eq!(applied(&svc.pool).await, expected);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_failed_transaction_is_retried_before_any_later_event_is_applied() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let mut names = tickets(5);
+    names.push("flaky".into());
+    names.extend(tickets(20));
+    let expected = enqueue_committed(&svc.pool, &names).await;
+    let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
+    assert_eq!(relay.publish_pending().await.unwrap(), names.len());
+
+    let stop = CancellationToken::new();
+    let failures = Arc::new(AtomicUsize::new(2));
+    tokio::spawn(
+        Consumer::new(
+            svc.pool.clone(),
+            svc.bus.clone(),
+            consumer_opts(&svc.cfg),
+            Flaky {
+                failures: failures.clone(),
+            },
+        )
+        .run(stop.clone()),
+    );
+    wait_for("every event applied", WAIT, || async {
+        inbox::stored_position(&svc.pool, "obx").await.unwrap() >= names.len() as u64
+    })
+    .await;
+    assert_eq!(failures.load(Ordering::SeqCst), 0, "it did fail twice");
+    assert_eq!(
+        applied(&svc.pool).await,
+        expected,
+        "applied in stream order"
+    );
+    assert!(inbox::dead_letters(&svc.pool, 10).await.unwrap().is_empty());
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn two_consumers_of_one_service_never_interleave_or_repeat() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let stop = CancellationToken::new();
+    // Two replicas both believing they lead, as after a lost lock connection.
+    spawn_recorder(&svc, &stop);
+    spawn_recorder(&svc, &stop);
+    let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
+    let mut expected = Vec::new();
+    for _ in 0..6 {
+        expected.extend(enqueue_committed(&svc.pool, &tickets(15)).await);
+        relay.publish_pending().await.unwrap();
+    }
+    wait_for("every event applied", WAIT, || async {
+        inbox::stored_position(&svc.pool, "obx").await.unwrap() >= expected.len() as u64
     })
     .await;
     assert_eq!(applied(&svc.pool).await, expected);
@@ -229,7 +282,25 @@ async fn an_event_that_keeps_failing_is_dead_lettered_and_the_rest_flow() {
         applied(&svc.pool).await.len() >= expected.len()
     })
     .await;
-    let dead = inbox::dead_letters(&svc.pool, 10).await.unwrap();
+    // The refusal is reported on the stream for the tracker's ListViolations; the recorder
+    // refuses that event too (same ticket), which is dead-lettered without a second report.
+    wait_for("the violation dead-lettered as well", WAIT, || async {
+        inbox::dead_letters(&svc.pool, 10).await.unwrap().len() == 2
+    })
+    .await;
+    let violation = stream_events(&svc.bus, Some("violation"))
+        .await
+        .into_iter()
+        .find_map(|m| match m.event.body {
+            Some(Body::Violation(v)) => Some(v),
+            _ => None,
+        })
+        .expect("a violation event");
+    assert_eq!(violation.rejected_event_id, ids[1]);
+    assert_eq!(violation.detected_by, "obx");
+    assert!(violation.reason.contains("cannot be applied"));
+    let mut dead = inbox::dead_letters(&svc.pool, 10).await.unwrap();
+    dead.retain(|d| d.event_id == ids[1]);
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].event_id, ids[1]);
     assert_eq!(dead[0].deliveries, 2);

@@ -41,6 +41,29 @@ impl Handler for Recorder {
     }
 }
 
+/// Like [`Recorder`], but the handler fails for a ticket named "flaky" as many times as
+/// `failures` says (a failed transaction, then a success).
+#[derive(Clone)]
+pub struct Flaky {
+    pub failures: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Handler for Flaky {
+    type Error = String;
+
+    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), String> {
+        if event.ticket_id == "flaky"
+            && self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err("the transaction failed".into());
+        }
+        Recorder.handle(event, tx).await
+    }
+}
+
 pub struct Svc {
     pub cfg: Config,
     pub pool: PgPool,
@@ -60,7 +83,6 @@ pub fn consumer_opts(cfg: &Config) -> ConsumerOptions {
         durable: cfg.service.clone(),
         kinds: vec![],
         max_deliveries: cfg.max_deliveries,
-        ack_wait: cfg.ack_wait,
     }
 }
 
