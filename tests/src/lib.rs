@@ -16,6 +16,7 @@
 //!   instead of sleeping; [`settle::eventually`] polls one condition with a clear timeout
 //!   message.
 //! - [`stream`] reads every event of the test's stream, for the no-phone-number check.
+//! - [`verify`] compares each service's view of every ticket with the stream's replay.
 
 pub mod county;
 pub mod reads;
@@ -23,6 +24,7 @@ pub mod settle;
 pub mod steps;
 pub mod stream;
 pub mod tokens;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -12,3 +12,4 @@ mod overdue;
 mod returned;
 mod rework;
 mod transfer;
+mod verify;
