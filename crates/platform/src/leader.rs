@@ -1,10 +1,11 @@
-//! One consuming replica per service at a time. Services' verdicts depend on the order of a
-//! ticket's events (a `dispatched` applied before its `discovered` is a false violation), and
-//! replicas pulling from one durable consumer would each take part of the stream at once. So
-//! replicas elect a consumer with a session advisory lock held on a connection of its own;
-//! the others stand by (they still serve gRPC and run their timers) and take over when the
-//! holder's connection goes away. The durable consumer's position is shared, so the new
-//! holder carries on where the old one stopped, and the inbox absorbs any redelivery.
+//! One consuming replica per service at a time. Replicas elect a consumer with a session
+//! advisory lock held on a connection of its own; the others stand by (they still serve gRPC
+//! and run their timers) and take over when the holder's connection goes away. The position
+//! in the stream is the service's own (`consumer_position`, see [`crate::inbox`]), so the new
+//! holder carries on after the last event the old one committed. The lock only saves work:
+//! should two replicas consume at once (a holder that has not yet noticed its lock is gone),
+//! the position check in every transaction lets one of them win and sends the other back to
+//! re-read, so order holds either way.
 
 use std::sync::Arc;
 use std::time::Duration;
