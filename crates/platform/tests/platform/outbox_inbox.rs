@@ -229,6 +229,51 @@ async fn a_failed_transaction_is_retried_before_any_later_event_is_applied() {
 }
 
 #[tokio::test]
+async fn a_database_outage_mid_stream_reorders_and_dead_letters_nothing() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    // The consumer reaches PostgreSQL through a proxy the test cuts; the relay does not.
+    let proxy = Proxy::start(&env.database_url).await;
+    let mut cut_cfg = svc.cfg.clone();
+    cut_cfg.database_url = proxy.url.clone();
+    let cut_pool = gridloop_platform::db::setup(&cut_cfg, &MIGRATOR)
+        .await
+        .expect("schema through the proxy");
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        Consumer::new(cut_pool, svc.bus.clone(), consumer_opts(&svc.cfg), Recorder)
+            .run(stop.clone()),
+    );
+    let relay = Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default());
+    let mut expected = enqueue_committed(&svc.pool, &tickets(20)).await;
+    relay.publish_pending().await.unwrap();
+    wait_for("first events applied", WAIT, || async {
+        applied(&svc.pool).await.len() == 20
+    })
+    .await;
+
+    proxy.set_up(false);
+    expected.extend(enqueue_committed(&svc.pool, &tickets(30)).await);
+    relay.publish_pending().await.unwrap();
+    // Long enough for every attempt budget to run out, were an outage counted as attempts.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        applied(&svc.pool).await.len(),
+        20,
+        "nothing applied while cut off"
+    );
+
+    proxy.set_up(true);
+    wait_for("events after the outage applied", WAIT, || async {
+        inbox::stored_position(&svc.pool, "obx").await.unwrap() >= 50
+    })
+    .await;
+    assert_eq!(applied(&svc.pool).await, expected);
+    assert!(inbox::dead_letters(&svc.pool, 10).await.unwrap().is_empty());
+    stop.cancel();
+}
+
+#[tokio::test]
 async fn two_consumers_of_one_service_never_interleave_or_repeat() {
     let env = TestEnv::new().await;
     let svc = service(&env, "obx").await;

@@ -134,10 +134,20 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy in front of the server of `target_url` (`scheme://[user@]host:port[/path]`,
+    /// NATS or PostgreSQL); its `url` is the same URL pointing at the proxy.
     pub async fn start(target_url: &str) -> Proxy {
-        let target = target_url.trim_start_matches("nats://").to_string();
+        let (scheme, rest) = target_url.split_once("://").expect("a URL with a scheme");
+        let (user, rest) = match rest.split_once('@') {
+            Some((u, r)) => (format!("{u}@"), r),
+            None => (String::new(), rest),
+        };
+        let (target, path) = match rest.split_once('/') {
+            Some((h, p)) => (h.to_string(), format!("/{p}")),
+            None => (rest.to_string(), String::new()),
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("nats://{}", listener.local_addr().unwrap());
+        let url = format!("{scheme}://{user}{}{path}", listener.local_addr().unwrap());
         let (up, up_rx) = watch::channel(true);
         let down_flag = Arc::new(AtomicBool::new(false));
         let flag = down_flag.clone();
