@@ -3,21 +3,24 @@
 //! redelivered event dispatches nothing twice.
 //!
 //! Besides the events it acts on (discovered, merged, escalated, reopened), routing follows
-//! disposed, feedback_recorded and closed to keep its own view of the loop right: without
-//! them it could not refuse a 退单 after disposal, nor accept a reopen.
+//! feedback_recorded and closed to keep its own view of the loop right: without them it could
+//! not accept a reopen, nor take a closed ticket off the task lists.
+//!
+//! Routing does not consume `disposed`. It is the only producer of that event since 处置
+//! became a step of the task (`api::dispose`), and the disposal is in routing's view from the
+//! transaction that decided it; reading it back from the stream could only find it applied
+//! already. Not subscribing says so plainly and keeps a stray `disposed` from anyone else
+//! from moving routing's view of a task it did not decide.
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use gridloop_lifecycle::{
-    Calendar, CloseBasis, DisposalKind, Event, Feedback, LoopState, Rating, apply,
-};
+use gridloop_lifecycle::{Calendar, CloseBasis, Event, Feedback, LoopState, Rating, apply};
 use gridloop_platform::Error;
 use gridloop_platform::inbox::Handler;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
-    DeadlineKind, DispatchTrigger, DisposalType, EscalationCause, TicketDiscovered,
-    TicketEscalated, TicketEvent,
+    DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated, TicketEvent,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -33,7 +36,6 @@ pub const KINDS: &[&str] = &[
     "merged",
     "escalated",
     "reopened",
-    "disposed",
     "feedback_recorded",
     "closed",
 ];
@@ -98,18 +100,6 @@ impl Handler for Events {
                     None,
                 )
                 .await?;
-                Ok(())
-            }
-            Some(Body::Disposed(d)) => {
-                let kind = if d.disposal_type == DisposalType::Unresolvable as i32 {
-                    DisposalKind::Unresolvable
-                } else {
-                    DisposalKind::Resolved
-                };
-                if let Some((ticket, next)) = step(tx, id, &Event::Disposed { kind }).await? {
-                    tickets::save_state(tx, id, &next).await?;
-                    set_current(tx, &ticket.ticket_id, Some(1), task_state::DISPOSED).await?;
-                }
                 Ok(())
             }
             Some(Body::FeedbackRecorded(f)) => {
