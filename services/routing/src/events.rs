@@ -132,7 +132,7 @@ impl Handler for Events {
                 // ticket must leave every task list.
                 if tickets::lock(tx, id).await?.is_some() {
                     tickets::save_state(tx, id, &state).await?;
-                    set_current(tx, id, None, task_state::CLOSED).await?;
+                    set_current(tx, id, task_state::CLOSED).await?;
                 }
                 Ok(())
             }
@@ -161,21 +161,13 @@ async fn step(
     }
 }
 
-async fn set_current(
-    tx: &mut PgConnection,
-    ticket: &str,
-    kind: Option<i16>,
-    state: i16,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE tasks SET state = $3 WHERE ticket_id = $1 AND current \
-         AND ($2::smallint IS NULL OR kind = $2)",
-    )
-    .bind(ticket)
-    .bind(kind)
-    .bind(state)
-    .execute(tx)
-    .await?;
+/// Sets the state of every task of the ticket that stands now (HANDLE and SUPERVISE).
+async fn set_current(tx: &mut PgConnection, ticket: &str, state: i16) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tasks SET state = $2 WHERE ticket_id = $1 AND current")
+        .bind(ticket)
+        .bind(state)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
