@@ -241,7 +241,7 @@ impl System {
 
     /// 处置 by `worker`: resolved, with evidence.
     pub async fn dispose(&self, worker: &str, ticket: &str) -> SubmitDisposalResponse {
-        self.closure
+        self.routing
             .clone()
             .submit_disposal(req(
                 SubmitDisposalRequest {

@@ -10,7 +10,7 @@ use pb::closure_service_server::ClosureService;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{self, Callback, Disposal, Exemption, Rated, state_pb};
+use crate::domain::{self, Callback, Exemption, Rated, state_pb};
 use crate::flow::{Flow, Rate, Recorder};
 use crate::settings::Settings;
 use crate::{convert, ledger, store};
@@ -32,22 +32,6 @@ type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl ClosureService for Closure {
-    #[tracing::instrument(skip_all, fields(ticket_id = %req.get_ref().ticket_id))]
-    async fn submit_disposal(
-        &self,
-        req: Request<pb::SubmitDisposalRequest>,
-    ) -> Reply<pb::SubmitDisposalResponse> {
-        let caller = Caller::of(&req)?;
-        caller.require(&[Role::Worker])?;
-        let id = domain::ticket_id(&req.get_ref().ticket_id)?;
-        let disposal = Disposal::parse(req.get_ref(), Utc::now())?;
-        let (row, after) = self.flow.dispose(id, &caller.subject, disposal).await?;
-        Ok(Response::new(pb::SubmitDisposalResponse {
-            disposal: Some(convert::disposal(&row)),
-            state: state_pb(&after.state) as i32,
-        }))
-    }
-
     #[tracing::instrument(skip_all, fields(ticket_id = %req.get_ref().ticket_id))]
     async fn submit_feedback(
         &self,

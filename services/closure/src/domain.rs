@@ -2,7 +2,7 @@
 //! types and the wire enums. Inside the service these values are always valid.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use gridloop_lifecycle::{DisposalKind, ExemptionKind, Rating, State};
+use gridloop_lifecycle::{ExemptionKind, Rating, State};
 use gridloop_platform::ApiError;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
@@ -10,8 +10,6 @@ use prost_types::Timestamp;
 use uuid::Uuid;
 
 const MAX_TEXT: usize = 2000;
-const MAX_EVIDENCE: usize = 9;
-const MAX_URL: usize = 2048;
 /// Clocks of phones and desk systems drift; a little future is tolerated.
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
@@ -42,88 +40,6 @@ fn past_time(
         return Err(ApiError::invalid(field, "in the future"));
     }
     Ok(at)
-}
-
-/// A validated disposal report.
-#[derive(Debug, Clone)]
-pub struct Disposal {
-    pub kind: pb::DisposalType,
-    pub result: String,
-    pub evidence_urls: Vec<String>,
-    pub disposed_at: DateTime<Utc>,
-    pub unresolvable_reason: String,
-}
-
-impl Disposal {
-    pub fn parse(req: &pb::SubmitDisposalRequest, now: DateTime<Utc>) -> Result<Self, ApiError> {
-        let kind = match pb::DisposalType::try_from(req.disposal_type) {
-            Ok(pb::DisposalType::Unspecified) | Err(_) => {
-                return Err(ApiError::invalid(
-                    "disposal_type",
-                    "required: RESOLVED, EXPLAINED or UNRESOLVABLE",
-                ));
-            }
-            Ok(k) => k,
-        };
-        let result = text("result", &req.result, true)?;
-        if req.evidence_urls.len() > MAX_EVIDENCE {
-            return Err(ApiError::invalid("evidence_urls", "at most 9 photos"));
-        }
-        let mut evidence_urls = Vec::with_capacity(req.evidence_urls.len());
-        for url in &req.evidence_urls {
-            let url = url.trim();
-            let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && url.len() <= MAX_URL
-                && !url.chars().any(char::is_whitespace)
-                && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-            if !ok {
-                return Err(ApiError::invalid(
-                    "evidence_urls",
-                    "each must be an http or https URL",
-                ));
-            }
-            evidence_urls.push(url.to_owned());
-        }
-        if kind == pb::DisposalType::Resolved && evidence_urls.is_empty() {
-            return Err(ApiError::invalid(
-                "evidence_urls",
-                "at least one photo is required for RESOLVED",
-            ));
-        }
-        let unresolvable_reason = text("unresolvable_reason", &req.unresolvable_reason, false)?;
-        match kind {
-            pb::DisposalType::Unresolvable if unresolvable_reason.is_empty() => {
-                return Err(ApiError::invalid(
-                    "unresolvable_reason",
-                    "required for UNRESOLVABLE",
-                ));
-            }
-            pb::DisposalType::Unresolvable => {}
-            _ if !unresolvable_reason.is_empty() => {
-                return Err(ApiError::invalid(
-                    "unresolvable_reason",
-                    "only for UNRESOLVABLE",
-                ));
-            }
-            _ => {}
-        }
-        Ok(Disposal {
-            kind,
-            result,
-            evidence_urls,
-            disposed_at: past_time("disposed_at", req.disposed_at.as_ref(), now)?,
-            unresolvable_reason,
-        })
-    }
-
-    /// The loop distinguishes only whether a disposal may later be exempted as unresolvable;
-    /// an explanation (已解释说明) is a completed disposal like a resolution.
-    pub fn lifecycle_kind(&self) -> DisposalKind {
-        match self.kind {
-            pb::DisposalType::Unresolvable => DisposalKind::Unresolvable,
-            _ => DisposalKind::Resolved,
-        }
-    }
 }
 
 pub fn rating(field: &str, raw: i32) -> Result<Rating, ApiError> {
@@ -278,38 +194,6 @@ pub use gridloop_platform::auth::in_scope;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resolved_needs_evidence_and_unresolvable_a_reason() {
-        let now = Utc::now();
-        let mut req = pb::SubmitDisposalRequest {
-            ticket_id: String::new(),
-            disposal_type: pb::DisposalType::Resolved as i32,
-            result: "清理完毕".into(),
-            ..Default::default()
-        };
-        let e = Disposal::parse(&req, now).unwrap_err();
-        assert!(e.to_string().contains("evidence_urls"));
-        req.evidence_urls = vec!["ftp://x".into()];
-        assert!(
-            Disposal::parse(&req, now)
-                .unwrap_err()
-                .to_string()
-                .contains("evidence_urls")
-        );
-        req.evidence_urls = vec!["https://img.example/1.jpg".into()];
-        assert_eq!(
-            Disposal::parse(&req, now).unwrap().lifecycle_kind(),
-            DisposalKind::Resolved
-        );
-        req.disposal_type = pb::DisposalType::Unresolvable as i32;
-        assert!(
-            Disposal::parse(&req, now)
-                .unwrap_err()
-                .to_string()
-                .contains("unresolvable_reason")
-        );
-    }
 
     #[test]
     fn dates_are_shanghai_days() {

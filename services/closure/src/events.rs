@@ -1,18 +1,23 @@
 //! Closure's view of each ticket, kept from routing's events: who holds it, whether they
-//! accepted it, the dispose deadline and the citizen key. Each event is checked with the
-//! lifecycle rules like any other step; the inbox makes a redelivered event a no-op.
+//! accepted it, the dispose deadline, the citizen key, and the disposals. 处置 is decided by
+//! routing with the rest of the worker's task; closure takes it from `disposed` in stream
+//! order, after the dispatch and acceptance it follows, and from then on the ticket is its to
+//! close. Each event is checked with the lifecycle rules like any other step; the inbox makes
+//! a redelivered event a no-op.
 
-use gridloop_lifecycle::{Event, LoopState, apply};
+use gridloop_lifecycle::{DisposalKind, Event, LoopState, apply};
 use gridloop_platform::inbox::Handler;
 use gridloop_proto::from_ts;
-use gridloop_proto::v1::{TicketDispatched, TicketEvent, ticket_event::Body};
+use gridloop_proto::v1::{
+    DisposalType, TicketDispatched, TicketDisposed, TicketEvent, ticket_event::Body,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::store::{self, Ticket};
+use crate::store::{self, DisposalRow, Ticket};
 
-/// The inbox handler for `dispatched`, `accepted`, `returned` and `transferred`.
+/// The inbox handler for `dispatched`, `accepted`, `returned`, `transferred` and `disposed`.
 pub struct View;
 
 impl Handler for View {
@@ -36,6 +41,13 @@ impl Handler for View {
             },
             Some(Body::Transferred(t)) => Event::Transferred {
                 to_grid: t.to_grid_code.clone(),
+            },
+            Some(Body::Disposed(d)) => Event::Disposed {
+                kind: if d.disposal_type == DisposalType::Unresolvable as i32 {
+                    DisposalKind::Unresolvable
+                } else {
+                    DisposalKind::Resolved
+                },
             },
             _ => return Ok(()),
         };
@@ -62,11 +74,45 @@ impl Handler for View {
         match &event.body {
             Some(Body::Dispatched(d)) => take_dispatch(&mut ticket, d),
             Some(Body::Transferred(t)) => ticket.grid_code = t.to_grid_code.clone(),
+            Some(Body::Disposed(d)) => {
+                // The ledger names the last disposer, and a new disposal round starts the
+                // callback attempts afresh.
+                ticket.last_disposer = d.worker_id.clone();
+                ticket.last_unreached_at = None;
+            }
             _ => {}
         }
         store::save(tx, &ticket).await?;
+        if let Some(Body::Disposed(d)) = &event.body {
+            store::insert_disposal(tx, &disposal_row(&ticket, event, d)).await?;
+        }
         tracing::debug!(%id, kind = step.kind(), state = ticket.loop_state.state.name(), "view updated");
         Ok(())
+    }
+}
+
+/// Closure's record of a disposal routing took, under routing's disposal id (the event id for
+/// an event without one), so both services name the same disposal.
+fn disposal_row(t: &Ticket, event: &TicketEvent, d: &TicketDisposed) -> DisposalRow {
+    let id = Uuid::parse_str(&d.disposal_id)
+        .or_else(|_| Uuid::parse_str(&event.event_id))
+        .unwrap_or_else(|_| Uuid::now_v7());
+    DisposalRow {
+        disposal_id: id,
+        ticket_id: t.id,
+        worker_id: d.worker_id.clone(),
+        grid_code: d.grid_code.clone(),
+        disposal_type: d.disposal_type,
+        result: d.result.clone(),
+        evidence_urls: d.evidence_urls.clone(),
+        disposed_at: d
+            .disposed_at
+            .as_ref()
+            .and_then(from_ts)
+            .or_else(|| event.occurred_at.as_ref().and_then(from_ts))
+            .unwrap_or_else(chrono::Utc::now),
+        unresolvable_reason: d.unresolvable_reason.clone(),
+        rework_count: i32::try_from(t.loop_state.rework_count).unwrap_or(i32::MAX),
     }
 }
 

@@ -6,15 +6,14 @@ use chrono::{DateTime, Utc};
 use gridloop_lifecycle::{CloseBasis, Event, Feedback, FeedbackState, LoopState, Rating, State};
 use gridloop_platform::ApiError;
 use gridloop_platform::outbox::{enqueue, new_event};
-use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
 use pb::ticket_event::Body;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{self, Callback, Disposal, Exemption, rating_pb};
+use crate::domain::{self, Callback, Exemption, rating_pb};
 use crate::settings::Settings;
-use crate::store::{self, DisposalRow, FeedbackRow, LedgerRow, Ticket};
+use crate::store::{self, FeedbackRow, LedgerRow, Ticket};
 use crate::writeoff::{LedgerBasis, write_off};
 
 const PRODUCER: &str = "closure";
@@ -98,69 +97,6 @@ pub(crate) fn count(n: u32) -> i32 {
 }
 
 impl Flow {
-    /// 处置: only the worker holding the ticket, after signing for it.
-    pub async fn dispose(
-        &self,
-        id: Uuid,
-        worker: &str,
-        d: Disposal,
-    ) -> Result<(DisposalRow, LoopState), ApiError> {
-        let mut tx = self.pool.begin().await?;
-        let mut t = locked(&mut tx, id).await?;
-        if let Some(holder) = t.loop_state.state.holder()
-            && holder.worker != worker
-        {
-            return Err(denied("the ticket is held by another worker", &t));
-        }
-        let after = step(
-            &self.settings,
-            &t.loop_state,
-            &Event::Disposed {
-                kind: d.lifecycle_kind(),
-            },
-        )?;
-        let grid = after
-            .state
-            .holder()
-            .map(|h| h.grid.clone())
-            .unwrap_or_else(|| t.grid_code.clone());
-        let row = DisposalRow {
-            disposal_id: Uuid::now_v7(),
-            ticket_id: id,
-            worker_id: worker.to_owned(),
-            grid_code: grid,
-            disposal_type: d.kind as i32,
-            result: d.result,
-            evidence_urls: d.evidence_urls,
-            disposed_at: d.disposed_at,
-            unresolvable_reason: d.unresolvable_reason,
-            rework_count: count(after.rework_count),
-        };
-        store::insert_disposal(&mut tx, &row).await?;
-        t.loop_state = after.clone();
-        t.last_disposer = worker.to_owned();
-        t.last_unreached_at = None;
-        store::save(&mut tx, &t).await?;
-        publish(
-            &mut tx,
-            id,
-            Body::Disposed(pb::TicketDisposed {
-                worker_id: row.worker_id.clone(),
-                grid_code: row.grid_code.clone(),
-                disposal_type: row.disposal_type,
-                result: row.result.clone(),
-                evidence_urls: row.evidence_urls.clone(),
-                disposed_at: Some(ts(row.disposed_at)),
-                unresolvable_reason: row.unresolvable_reason.clone(),
-                rework_count: after.rework_count,
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::info!(%id, worker, "disposal recorded");
-        Ok((row, after))
-    }
-
     /// 反馈: a rating from the citizen (`citizen` is their key, checked against the ticket's)
     /// or from a reached callback. A satisfied rating writes the ticket off; a dissatisfied one
     /// reopens it for rework — in the same transaction as the feedback.

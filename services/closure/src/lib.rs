@@ -1,13 +1,16 @@
-//! gridloop's closure service: where the loop is closed. A grid worker reports the disposal
-//! (处置) with evidence, the citizen rates it (好差评) or a 12345 operator calls back (回访),
-//! and the ticket is written off (销号) in an append-only ledger (台账).
+//! gridloop's closure service: where the loop is closed. Once a grid worker's disposal (处置)
+//! is recorded, the citizen rates it (好差评) or a 12345 operator calls back (回访), and the
+//! ticket is written off (销号) in an append-only ledger (台账).
 //!
-//! Closure keeps its own view of each ticket — who holds it, whether they accepted it, the
-//! dispose deadline and the citizen key — built from routing's `dispatched`, `accepted`,
-//! `returned` and `transferred` events ([`events`]). Every step, consumed or requested, is
-//! checked with the `lifecycle` rules against that view before anything is written; a step out
-//! of order is refused and leaves no trace. Each accepted step writes its rows and its events
-//! (`disposed`, `feedback_recorded`, `closed`, `reopened`) to the outbox in one transaction.
+//! The disposal itself is a step of the worker's task and is decided by routing
+//! (`RoutingService.SubmitDisposal`), on the same view and under the same lock as 签收, 退单
+//! and 转办, so no race between them can be decided twice. Closure keeps its own view of each
+//! ticket — who holds it, whether they accepted it, the dispose deadline, the citizen key and
+//! the disposals — built from routing's `dispatched`, `accepted`, `returned`, `transferred`
+//! and `disposed` events ([`events`]). Every step, consumed or requested, is checked with the
+//! `lifecycle` rules against that view before anything is written; a step out of order is
+//! refused and leaves no trace. Each accepted step writes its rows and its events
+//! (`feedback_recorded`, `closed`, `reopened`) to the outbox in one transaction.
 //!
 //! A satisfied or basically-satisfied rating closes the ticket at once (feedback, ledger entry
 //! and both events together); a dissatisfied one reopens it for rework (返工). A supervisor
@@ -45,7 +48,13 @@ pub use settings::Settings;
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// The event kinds closure consumes to keep its view of each ticket.
-pub const CONSUMED: &[&str] = &["dispatched", "accepted", "returned", "transferred"];
+pub const CONSUMED: &[&str] = &[
+    "dispatched",
+    "accepted",
+    "returned",
+    "transferred",
+    "disposed",
+];
 
 /// How `closure verify` reads closure's view: a ticket enters it with its first dispatch.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {

@@ -124,7 +124,7 @@ pub async fn insert_disposal(tx: &mut PgConnection, d: &DisposalRow) -> Result<(
     sqlx::query(
         "INSERT INTO disposals (disposal_id, ticket_id, worker_id, grid_code, disposal_type, \
          result, evidence_urls, disposed_at, unresolvable_reason, rework_count) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (disposal_id) DO NOTHING",
     )
     .bind(d.disposal_id)
     .bind(d.ticket_id)

@@ -61,7 +61,7 @@ pub enum Command {
     /// A grid worker's tasks: list, 签收 accept, 退单 return, 转办 transfer.
     #[command(subcommand)]
     Task(TaskCmd),
-    /// 处置: report what was done for a ticket.
+    /// 处置: report what was done for a ticket (routing; role: the task's worker).
     Dispose(Dispose),
     /// 好差评: the citizen's rating of a disposal.
     Feedback(Feedback),
@@ -410,7 +410,7 @@ pub enum TaskCmd {
     },
 }
 
-// ---- closure ------------------------------------------------------------------------------
+// ---- disposal (routing) and closure -------------------------------------------------------
 
 #[derive(Debug, Args)]
 pub struct Dispose {

@@ -1,61 +1,15 @@
-//! Closure's commands: `dispose`, `feedback`, `callback`, `close`.
+//! Closure's commands: `feedback`, `callback`, `close`.
 
 use chrono::Utc;
 use gridloop_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use crate::cli::{Callback, Close, Dispose, Feedback};
+use crate::cli::{Callback, Close, Feedback};
 use crate::client::Ctx;
 use crate::enum_name;
 use crate::error::CtlResult;
 use crate::output::{fields, opt_str};
 use crate::timefmt::{json_ts, table_ts};
-
-pub async fn dispose(ctx: &Ctx, d: Dispose) -> CtlResult {
-    let mut c = ctx.closure()?;
-    let req = pb::SubmitDisposalRequest {
-        ticket_id: d.ticket_id,
-        disposal_type: d.disposal_type.proto() as i32,
-        result: d.result,
-        evidence_urls: d.evidence,
-        disposed_at: Some(gridloop_proto::ts(d.at.unwrap_or_else(Utc::now))),
-        unresolvable_reason: d.unresolvable_reason,
-    };
-    let r = c
-        .client
-        .submit_disposal(req)
-        .await
-        .map_err(|s| c.err(s))?
-        .into_inner();
-    let disp = r.disposal.unwrap_or_default();
-    let view = json!({
-        "disposal_id": disp.disposal_id,
-        "ticket_id": disp.ticket_id,
-        "worker_id": disp.worker_id,
-        "grid_code": disp.grid_code,
-        "disposal_type": enum_name!(DisposalType, disp.disposal_type, "DISPOSAL_TYPE_"),
-        "result": disp.result,
-        "evidence_urls": disp.evidence_urls,
-        "disposed_at": json_ts(disp.disposed_at.as_ref()),
-        "unresolvable_reason": opt_str(&disp.unresolvable_reason),
-        "rework_count": disp.rework_count,
-        "state": state(r.state),
-    });
-    ctx.out.emit(&view, || {
-        fields(&[
-            ("ticket", disp.ticket_id.clone()),
-            ("state", state(r.state)),
-            ("disposal", disp.disposal_id.clone()),
-            (
-                "type",
-                enum_name!(DisposalType, disp.disposal_type, "DISPOSAL_TYPE_"),
-            ),
-            ("disposed", table_ts(disp.disposed_at.as_ref())),
-            ("rework round", disp.rework_count.to_string()),
-        ])
-    });
-    Ok(())
-}
 
 pub async fn feedback(ctx: &Ctx, f: Feedback) -> CtlResult {
     let mut c = ctx.closure()?;
@@ -163,7 +117,7 @@ pub async fn close(ctx: &Ctx, cl: Close) -> CtlResult {
     Ok(())
 }
 
-fn state(v: i32) -> String {
+pub(crate) fn state(v: i32) -> String {
     enum_name!(LifecycleState, v, "LIFECYCLE_STATE_")
 }
 

@@ -290,9 +290,11 @@ impl Demo {
                 String::new()
             },
         };
-        retry(CATCH_UP, lagging, || {
+        // Routing takes the disposal on the same view as the acceptance just before it, so
+        // only an unavailable service is worth a retry.
+        retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
-            let mut c = rpc.closure();
+            let mut c = rpc.routing();
             async move { c.submit_disposal(req).await }
         })
         .await

@@ -28,6 +28,7 @@ mod demo_flow;
 mod demo_plan;
 mod demo_rpc;
 mod demo_watch;
+mod dispose;
 mod error;
 mod gridfile;
 mod grids;
@@ -95,7 +96,7 @@ async fn run(cli: Cli) -> CtlResult {
         Command::Grid(g) => grids::grid(&ctx()?, g).await,
         Command::Worker(w) => routing::worker(&ctx()?, w).await,
         Command::Task(t) => routing::task(&ctx()?, t).await,
-        Command::Dispose(d) => closure::dispose(&ctx()?, d).await,
+        Command::Dispose(d) => dispose::dispose(&ctx()?, d).await,
         Command::Feedback(f) => closure::feedback(&ctx()?, f).await,
         Command::Callback(c) => closure::callback(&ctx()?, c).await,
         Command::Close(c) => closure::close(&ctx()?, c).await,

@@ -3,21 +3,24 @@
 //! redelivered event dispatches nothing twice.
 //!
 //! Besides the events it acts on (discovered, merged, escalated, reopened), routing follows
-//! disposed, feedback_recorded and closed to keep its own view of the loop right: without
-//! them it could not refuse a 退单 after disposal, nor accept a reopen.
+//! feedback_recorded and closed to keep its own view of the loop right: without them it could
+//! not accept a reopen, nor take a closed ticket off the task lists.
+//!
+//! Routing does not consume `disposed`. It is the only producer of that event since 处置
+//! became a step of the task (`api::dispose`), and the disposal is in routing's view from the
+//! transaction that decided it; reading it back from the stream could only find it applied
+//! already. Not subscribing says so plainly and keeps a stray `disposed` from anyone else
+//! from moving routing's view of a task it did not decide.
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use gridloop_lifecycle::{
-    Calendar, CloseBasis, DisposalKind, Event, Feedback, LoopState, Rating, apply,
-};
+use gridloop_lifecycle::{Calendar, CloseBasis, Event, Feedback, LoopState, Rating, apply};
 use gridloop_platform::Error;
 use gridloop_platform::inbox::Handler;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
-    DeadlineKind, DispatchTrigger, DisposalType, EscalationCause, TicketDiscovered,
-    TicketEscalated, TicketEvent,
+    DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated, TicketEvent,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -33,7 +36,6 @@ pub const KINDS: &[&str] = &[
     "merged",
     "escalated",
     "reopened",
-    "disposed",
     "feedback_recorded",
     "closed",
 ];
@@ -100,18 +102,6 @@ impl Handler for Events {
                 .await?;
                 Ok(())
             }
-            Some(Body::Disposed(d)) => {
-                let kind = if d.disposal_type == DisposalType::Unresolvable as i32 {
-                    DisposalKind::Unresolvable
-                } else {
-                    DisposalKind::Resolved
-                };
-                if let Some((ticket, next)) = step(tx, id, &Event::Disposed { kind }).await? {
-                    tickets::save_state(tx, id, &next).await?;
-                    set_current(tx, &ticket.ticket_id, Some(1), task_state::DISPOSED).await?;
-                }
-                Ok(())
-            }
             Some(Body::FeedbackRecorded(f)) => {
                 let feedback = match f.rating {
                     1 => Feedback::Rated(Rating::Satisfied),
@@ -142,7 +132,7 @@ impl Handler for Events {
                 // ticket must leave every task list.
                 if tickets::lock(tx, id).await?.is_some() {
                     tickets::save_state(tx, id, &state).await?;
-                    set_current(tx, id, None, task_state::CLOSED).await?;
+                    set_current(tx, id, task_state::CLOSED).await?;
                 }
                 Ok(())
             }
@@ -171,21 +161,13 @@ async fn step(
     }
 }
 
-async fn set_current(
-    tx: &mut PgConnection,
-    ticket: &str,
-    kind: Option<i16>,
-    state: i16,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE tasks SET state = $3 WHERE ticket_id = $1 AND current \
-         AND ($2::smallint IS NULL OR kind = $2)",
-    )
-    .bind(ticket)
-    .bind(kind)
-    .bind(state)
-    .execute(tx)
-    .await?;
+/// Sets the state of every task of the ticket that stands now (HANDLE and SUPERVISE).
+async fn set_current(tx: &mut PgConnection, ticket: &str, state: i16) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tasks SET state = $2 WHERE ticket_id = $1 AND current")
+        .bind(ticket)
+        .bind(state)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 

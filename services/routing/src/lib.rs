@@ -8,18 +8,33 @@
 //! A post → B post → grid chief → parent chief; `ticket.dispatched` (and `ticket.unroutable`
 //! when a 兜底 desk takes it) go out through the outbox. Grid workers' mobile backends then
 //! work their tasks here: 签收, 退单 (re-dispatched elsewhere; the town's desk after three),
-//! 转办. Reopened tickets go back to their worker, escalations become 督办 tasks for a chief.
+//! 转办 and 处置. Reopened tickets go back to their worker, escalations become 督办 tasks for a
+//! chief.
+//!
+//! Where each step of the holding worker's task is decided, and on which view: all four —
+//! 签收 (`AcceptTask`), 退单 (`ReturnTask`), 转办 (`TransferTask`) and 处置
+//! (`SubmitDisposal`) — here, in [`api`], each in one transaction that locks the ticket's row
+//! in `tickets`, requires the caller's task to still stand, and checks the step with the
+//! lifecycle rules against routing's `LoopState` of the ticket. That view is current for the
+//! task because no other service changes the task: what routing learns from events
+//! (discovery, merge, escalation, and feedback, reopen and closing, which need the disposal
+//! first) never changes who holds a standing task or which of its steps may come next. A step that loses a race waits for the lock, sees
+//! the winner's state and is refused with FAILED_PRECONDITION naming it; nothing is written.
+//! Closure, the tracker and the reports follow the outcome from `ticket.disposed` and the
+//! other task events, in stream order.
 //!
 //! A ticket nobody along the chain could take waits at its grid; [`waiting`] dispatches it
 //! when a worker who can serve that grid comes back.
 //!
 //! Modules: [`api`] (gRPC edge), [`dispatch`] / [`decide`] / [`resolve`] / [`pick`] (the decision) over
 //! [`index`] (the grid tree and rules in memory, kept current through `grid_version`),
-//! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`].
+//! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`],
+//! [`disposal`].
 
 pub mod api;
 pub mod decide;
 pub mod dispatch;
+pub mod disposal;
 pub mod domain;
 pub mod events;
 pub mod geo;

@@ -1,4 +1,5 @@
-//! The loop's own path: dispose → satisfied → closed, and the rework round.
+//! The loop's own path: routing's disposal taken in from the stream → satisfied → closed, and
+//! the rework round.
 
 use chrono::Utc;
 use gridloop_proto::v1 as pb;
@@ -8,17 +9,36 @@ use tonic::Code;
 use crate::support::*;
 
 #[tokio::test]
-async fn dispose_then_satisfied_closes_with_a_ledger_entry() {
+async fn a_disposed_event_puts_the_ticket_in_disposed_and_feedback_closes_it() {
     let h = start().await;
     let id = h.accepted_ticket().await;
+    // Before routing's disposal reaches closure, feedback is out of order.
+    let early = h
+        .client
+        .clone()
+        .submit_feedback(req(rating(id, pb::Rating::Satisfied), &citizen(CITIZEN)))
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("REPORTED"), "{}", early.message());
 
-    let disposed = h.dispose(id).await;
-    assert_eq!(disposed.state, pb::LifecycleState::Disposed as i32);
-    let d = disposed.disposal.unwrap();
+    let ev = h.dispose(id).await;
+    let Some(Body::Disposed(sent)) = &ev.body else {
+        panic!("disposed body")
+    };
+    let view = h.view(id).await;
+    assert_eq!(view.state, pb::LifecycleState::Disposed as i32);
+    let d = &view.disposals[0];
     assert_eq!(
-        (d.worker_id.as_str(), d.grid_code.as_str(), d.rework_count),
-        (WORKER, GRID, 0)
+        (
+            d.disposal_id.as_str(),
+            d.worker_id.as_str(),
+            d.grid_code.as_str(),
+            d.rework_count
+        ),
+        (sent.disposal_id.as_str(), WORKER, GRID, 0)
     );
+    assert_eq!(d.evidence_urls, sent.evidence_urls);
 
     let fb = h
         .client
@@ -30,12 +50,6 @@ async fn dispose_then_satisfied_closes_with_a_ledger_entry() {
     assert_eq!(fb.state, pb::LifecycleState::Closed as i32);
     assert_eq!(fb.feedback.unwrap().recorded_by.unwrap().id, CITIZEN);
 
-    let ev = &h.events(id, "disposed", 1).await[0];
-    let Some(Body::Disposed(body)) = &ev.body else {
-        panic!("disposed body")
-    };
-    assert_eq!(body.evidence_urls.len(), 1);
-    assert_eq!(body.worker_id, WORKER);
     let ev = &h.events(id, "feedback_recorded", 1).await[0];
     let Some(Body::FeedbackRecorded(body)) = &ev.body else {
         panic!("feedback body")
@@ -55,18 +69,7 @@ async fn dispose_then_satisfied_closes_with_a_ledger_entry() {
         ))
     );
 
-    let view = h
-        .client
-        .clone()
-        .get_closure(req(
-            pb::GetClosureRequest {
-                ticket_id: id.to_string(),
-            },
-            &supervisor(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let view = h.view(id).await;
     assert_eq!(view.state, pb::LifecycleState::Closed as i32);
     assert_eq!(view.disposals.len(), 1);
     assert_eq!(view.feedback.len(), 1);
@@ -134,25 +137,18 @@ async fn dissatisfied_reopens_and_the_rework_closes_with_count_one() {
     h.events(id, "feedback_recorded", 1).await;
     assert_eq!(h.counts().await.ledger, 0);
 
-    // The rework is a new task: it must be signed for again before disposing.
-    let early = h
-        .client
-        .clone()
-        .submit_disposal(req(resolved(id), &worker(WORKER)))
-        .await
-        .unwrap_err();
-    assert_eq!(early.code(), Code::FailedPrecondition);
-    assert!(early.message().contains("REPORTED"), "{}", early.message());
-
-    // Routing gives it back (dispatched, trigger REOPENED) and the worker signs again.
+    // Routing gives it back (dispatched, trigger REOPENED), the worker signs again and
+    // disposes again.
     h.feed(
         id,
         dispatched(WORKER, 2, Utc::now() + chrono::Duration::days(9)),
     )
     .await;
     h.feed(id, accepted(WORKER, 2)).await;
-    let again = h.dispose(id).await;
-    assert_eq!(again.disposal.unwrap().rework_count, 1);
+    h.feed(id, disposed(WORKER, 1)).await;
+    let view = h.view(id).await;
+    assert_eq!(view.state, pb::LifecycleState::Disposed as i32);
+    assert_eq!(view.disposals[1].rework_count, 1);
 
     let fb = h
         .client

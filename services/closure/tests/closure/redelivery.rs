@@ -61,21 +61,23 @@ async fn redelivered_events_change_nothing() {
         "the stream did deliver the repeats"
     );
 
-    // The view still works: the accepted worker disposes once.
+    // The view still works: the accepted worker's disposal is taken in, once even when the
+    // stream delivers it again.
     let d = h.dispose(id).await;
-    assert_eq!(d.state, pb::LifecycleState::Disposed as i32);
-    let view = h
-        .client
-        .clone()
-        .get_closure(req(
-            pb::GetClosureRequest {
-                ticket_id: id.to_string(),
-            },
-            &supervisor(),
-        ))
+    h.bus
+        .js
+        .publish(h.bus.subject("disposed"), d.encode_to_vec().into())
         .await
         .unwrap()
-        .into_inner();
+        .await
+        .unwrap();
+    h.feed(
+        Uuid::now_v7(),
+        dispatched("w-marker-2", 1, chrono::Utc::now()),
+    )
+    .await;
+    let view = h.view(id).await;
+    assert_eq!(view.state, pb::LifecycleState::Disposed as i32);
     assert_eq!(view.worker_id, WORKER);
     assert_eq!(view.disposals.len(), 1);
 }

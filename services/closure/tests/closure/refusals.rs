@@ -1,5 +1,6 @@
 //! Every step out of order, by the wrong person, or with bad input is refused, and nothing is
-//! written (table counts and the ticket rows are unchanged).
+//! written (table counts and the ticket rows are unchanged). The disposal's own refusals are
+//! routing's, which takes it; they are tested there.
 
 use gridloop_platform::auth::Role;
 use gridloop_proto::v1 as pb;
@@ -32,27 +33,17 @@ async fn steps_out_of_order_are_refused_naming_the_state() {
     let c = || h.client.clone();
 
     refused(&h, Code::NotFound, "not found", || async {
-        c().submit_disposal(req(resolved(Uuid::now_v7()), &worker(WORKER)))
-            .await
+        c().submit_feedback(req(
+            rating(Uuid::now_v7(), pb::Rating::Satisfied),
+            &citizen(CITIZEN),
+        ))
+        .await
     })
     .await;
 
-    // Dispatched, not yet accepted.
     let id = Uuid::now_v7();
     h.feed(id, dispatched(WORKER, 1, chrono::Utc::now())).await;
-    refused(&h, Code::FailedPrecondition, "REPORTED", || async {
-        c().submit_disposal(req(resolved(id), &worker(WORKER)))
-            .await
-    })
-    .await;
     h.feed(id, accepted(WORKER, 1)).await;
-
-    // Not yours.
-    refused(&h, Code::PermissionDenied, "REPORTED", || async {
-        c().submit_disposal(req(resolved(id), &worker("w-other")))
-            .await
-    })
-    .await;
     // Feedback before disposal, by the citizen and by a callback.
     refused(&h, Code::FailedPrecondition, "REPORTED", || async {
         c().submit_feedback(req(rating(id, pb::Rating::Satisfied), &citizen(CITIZEN)))
@@ -75,11 +66,6 @@ async fn steps_out_of_order_are_refused_naming_the_state() {
     .await;
 
     h.dispose(id).await;
-    refused(&h, Code::FailedPrecondition, "DISPOSED", || async {
-        c().submit_disposal(req(resolved(id), &worker(WORKER)))
-            .await
-    })
-    .await;
     // Another citizen's rating.
     refused(&h, Code::PermissionDenied, "DISPOSED", || async {
         c().submit_feedback(req(
@@ -134,15 +120,13 @@ async fn steps_out_of_order_are_refused_naming_the_state() {
 async fn unresolvable_disposal_can_be_exempted_by_a_supervisor() {
     let h = start().await;
     let id = h.accepted_ticket().await;
-    let mut d = resolved(id);
+    let pb::ticket_event::Body::Disposed(mut d) = disposed(WORKER, 0) else {
+        unreachable!("a disposal body")
+    };
     d.disposal_type = pb::DisposalType::Unresolvable as i32;
     d.evidence_urls.clear();
     d.unresolvable_reason = "涉及历史遗留土地问题，超出村级职权".into();
-    h.client
-        .clone()
-        .submit_disposal(req(d, &worker(WORKER)))
-        .await
-        .unwrap();
+    h.feed(id, pb::ticket_event::Body::Disposed(d)).await;
     // Without any feedback the write-off is refused ...
     refused(&h, Code::FailedPrecondition, "DISPOSED", || async {
         h.client
@@ -184,11 +168,6 @@ async fn wrong_roles_and_bad_input_are_refused_with_nothing_written() {
     let c = || h.client.clone();
     let id = h.accepted_ticket().await;
 
-    refused(&h, Code::PermissionDenied, "role citizen", || async {
-        c().submit_disposal(req(resolved(id), &citizen(CITIZEN)))
-            .await
-    })
-    .await;
     refused(&h, Code::PermissionDenied, "role worker", || async {
         c().close_ticket(req(
             exemption(id, pb::ExemptionKind::CitizenUnreachable),
@@ -208,30 +187,11 @@ async fn wrong_roles_and_bad_input_are_refused_with_nothing_written() {
     })
     .await;
 
-    let mut no_evidence = resolved(id);
-    no_evidence.evidence_urls.clear();
-    refused(&h, Code::InvalidArgument, "evidence_urls", || async {
-        c().submit_disposal(req(no_evidence, &worker(WORKER))).await
-    })
-    .await;
-    let mut bad_id = resolved(id);
+    // Bad disposals are refused by routing, which takes them (routing's tests).
+    let mut bad_id = rating(id, pb::Rating::Satisfied);
     bad_id.ticket_id = "T-123".into();
     refused(&h, Code::InvalidArgument, "ticket_id", || async {
-        c().submit_disposal(req(bad_id, &worker(WORKER))).await
-    })
-    .await;
-    let mut empty = resolved(id);
-    empty.result = "   ".into();
-    refused(&h, Code::InvalidArgument, "result", || async {
-        c().submit_disposal(req(empty, &worker(WORKER))).await
-    })
-    .await;
-    let mut future = resolved(id);
-    future.disposed_at = Some(gridloop_proto::ts(
-        chrono::Utc::now() + chrono::Duration::days(1),
-    ));
-    refused(&h, Code::InvalidArgument, "disposed_at", || async {
-        c().submit_disposal(req(future, &worker(WORKER))).await
+        c().submit_feedback(req(bad_id, &citizen(CITIZEN))).await
     })
     .await;
     refused(&h, Code::InvalidArgument, "rating", || async {
@@ -286,16 +246,9 @@ async fn returned_and_transferred_tickets_wait_for_a_new_dispatch() {
     )
     .await;
     // The worker who returned it no longer holds it.
-    refused(
-        &h,
-        Code::FailedPrecondition,
-        "waiting for dispatch",
-        || async {
-            c().submit_disposal(req(resolved(id), &worker(WORKER)))
-                .await
-        },
-    )
-    .await;
+    let view = h.view(id).await;
+    assert_eq!(view.state, pb::LifecycleState::Reported as i32);
+    assert_eq!(view.worker_id, "");
 
     h.feed(id, dispatched("w-wang", 2, chrono::Utc::now()))
         .await;
@@ -310,21 +263,12 @@ async fn returned_and_transferred_tickets_wait_for_a_new_dispatch() {
         }),
     )
     .await;
-    let view = c()
-        .get_closure(req(
-            pb::GetClosureRequest {
-                ticket_id: id.to_string(),
-            },
-            &supervisor(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let view = h.view(id).await;
     assert_eq!(view.state, pb::LifecycleState::Reported as i32);
     assert_eq!(view.grid_code, "341504100002");
     assert_eq!(view.worker_id, "");
     refused(&h, Code::FailedPrecondition, "REPORTED", || async {
-        c().submit_disposal(req(resolved(id), &worker("w-wang")))
+        c().submit_feedback(req(rating(id, pb::Rating::Satisfied), &citizen(CITIZEN)))
             .await
     })
     .await;

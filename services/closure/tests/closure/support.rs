@@ -187,13 +187,23 @@ impl Harness {
         id
     }
 
-    /// A RESOLVED disposal by `WORKER`.
-    pub async fn dispose(&self, id: Uuid) -> pb::SubmitDisposalResponse {
+    /// A RESOLVED first disposal by `WORKER`, as routing publishes it, taken in by closure.
+    pub async fn dispose(&self, id: Uuid) -> pb::TicketEvent {
+        self.feed(id, disposed(WORKER, 0)).await
+    }
+
+    /// Closure's whole record of the ticket, as a supervisor reads it.
+    pub async fn view(&self, id: Uuid) -> pb::GetClosureResponse {
         self.client
             .clone()
-            .submit_disposal(req(resolved(id), &worker(WORKER)))
+            .get_closure(req(
+                pb::GetClosureRequest {
+                    ticket_id: id.to_string(),
+                },
+                &supervisor(),
+            ))
             .await
-            .expect("disposal accepted")
+            .expect("closure view")
             .into_inner()
     }
 
@@ -244,15 +254,19 @@ pub struct Counts {
     pub outbox: i64,
 }
 
-pub fn resolved(id: Uuid) -> pb::SubmitDisposalRequest {
-    pb::SubmitDisposalRequest {
-        ticket_id: id.to_string(),
+/// A RESOLVED disposal as routing decides and publishes it.
+pub fn disposed(worker: &str, rework_count: u32) -> Body {
+    Body::Disposed(pb::TicketDisposed {
+        worker_id: worker.into(),
+        grid_code: GRID.into(),
         disposal_type: pb::DisposalType::Resolved as i32,
         result: "垃圾已清运，现场已清理".into(),
         evidence_urls: vec!["https://img.example.cn/d/1.jpg".into()],
-        disposed_at: None,
+        disposed_at: Some(ts(Utc::now())),
         unresolvable_reason: String::new(),
-    }
+        rework_count,
+        disposal_id: Uuid::now_v7().to_string(),
+    })
 }
 
 pub fn rating(id: Uuid, r: pb::Rating) -> pb::SubmitFeedbackRequest {

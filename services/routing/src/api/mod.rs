@@ -1,8 +1,9 @@
 //! The gRPC handlers: parse and validate requests into domain types at the edge, check the
 //! caller's role and scope, then call the stores. Admin RPCs live in [`admin`], the workers'
-//! task RPCs in [`tasks`].
+//! task RPCs in [`tasks`] and [`dispose`].
 
 mod admin;
+mod dispose;
 mod retry;
 mod scope;
 mod tasks;
@@ -124,5 +125,12 @@ impl RoutingService for Api {
 
     async fn transfer_task(&self, req: Request<TransferTaskRequest>) -> R<TransferTaskResponse> {
         Ok(Response::new(self.do_transfer(req).await?))
+    }
+
+    async fn submit_disposal(
+        &self,
+        req: Request<SubmitDisposalRequest>,
+    ) -> R<SubmitDisposalResponse> {
+        Ok(Response::new(self.do_dispose(req).await?))
     }
 }

@@ -1,5 +1,6 @@
-//! The grid workers' task RPCs: list, show, 签收, 退单, 转办. Every step is checked with the
-//! lifecycle rules against routing's own view of the ticket before anything is written.
+//! The grid workers' task RPCs: list, show, 签收, 退单, 转办 (处置 in [`super::dispose`]).
+//! Every step locks the ticket's row, then is checked with the lifecycle rules against
+//! routing's own view of the ticket before anything is written.
 
 use chrono::Utc;
 use gridloop_lifecycle::{Event, LoopState, Violation, apply};
@@ -18,17 +19,20 @@ use crate::domain::{KIND_HANDLE, Page, task_state};
 use crate::grids;
 use crate::tickets::{self, TaskFilter, TaskRow, TicketRow};
 
-fn refused(v: Violation) -> ApiError {
+pub(super) fn refused(v: Violation) -> ApiError {
     ApiError::precondition(v.to_string(), v.state)
 }
 
-fn me(caller: &Caller) -> Result<Uuid, ApiError> {
+pub(super) fn me(caller: &Caller) -> Result<Uuid, ApiError> {
     Uuid::parse_str(&caller.subject)
         .map_err(|_| ApiError::PermissionDenied("token subject is not a worker id".into()))
 }
 
 /// Locks the ticket; NOT_FOUND when routing has never seen it.
-async fn locked(tx: &mut PgConnection, id: &str) -> Result<(TicketRow, LoopState), TxError> {
+pub(super) async fn locked(
+    tx: &mut PgConnection,
+    id: &str,
+) -> Result<(TicketRow, LoopState), TxError> {
     parse_uuid("ticket_id", id)?;
     let t = tickets::lock(tx, id)
         .await?
@@ -39,7 +43,11 @@ async fn locked(tx: &mut PgConnection, id: &str) -> Result<(TicketRow, LoopState
 
 /// The caller's standing HANDLE task on the ticket: PERMISSION_DENIED when it was never
 /// theirs, FAILED_PRECONDITION naming its state when it no longer stands.
-async fn own_task(tx: &mut PgConnection, ticket: &str, worker: Uuid) -> Result<TaskRow, ApiError> {
+pub(super) async fn own_task(
+    tx: &mut PgConnection,
+    ticket: &str,
+    worker: Uuid,
+) -> Result<TaskRow, ApiError> {
     let task = tickets::latest_of(tx, ticket, worker)
         .await?
         .filter(|t| t.kind == KIND_HANDLE)

@@ -4,6 +4,7 @@
 mod admin;
 mod contention;
 mod dispatch;
+mod disposal;
 mod index;
 mod scope;
 mod support;

@@ -63,6 +63,22 @@ pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
         .unwrap()
 }
 
+pub fn worker_token(id: &str) -> String {
+    token(Role::Worker, id, &[])
+}
+
+/// A RESOLVED disposal report of `ticket`, with one evidence photo.
+pub fn resolved(ticket: &str) -> SubmitDisposalRequest {
+    SubmitDisposalRequest {
+        ticket_id: ticket.into(),
+        disposal_type: DisposalType::Resolved as i32,
+        result: "已上门协调，问题解决".into(),
+        evidence_urls: vec!["https://img.example.cn/d/1.jpg".into()],
+        disposed_at: None,
+        unresolvable_reason: String::new(),
+    }
+}
+
 pub fn admin() -> String {
     token(Role::Admin, "admin-1", &[])
 }

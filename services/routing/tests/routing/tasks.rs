@@ -9,10 +9,6 @@ use tonic::Code;
 
 use crate::support::*;
 
-fn worker_token(id: &str) -> String {
-    token(Role::Worker, id, &[])
-}
-
 async fn ret(svc: &mut Svc, ticket: &str, who: &str) -> Result<ReturnTaskResponse, tonic::Status> {
     let r = ReturnTaskRequest {
         ticket_id: ticket.into(),
@@ -95,31 +91,11 @@ async fn accept_is_checked_for_owner_and_order() {
         (s.a_g1.as_str(), "G1", 1, true)
     );
 
-    // Closure reports the disposal; a return after it is out of order.
-    let disposed = outbox::new_event(
-        "closure",
-        &t,
-        Body::Disposed(TicketDisposed {
-            worker_id: s.a_g1.clone(),
-            grid_code: "G1".into(),
-            disposal_type: DisposalType::Resolved as i32,
-            ..Default::default()
-        }),
-    );
-    publish(&svc, &disposed).await;
-    wait_for("disposal applied", || {
-        let mut c = svc.client.clone();
-        let t = t.clone();
-        let tok = worker_token(&s.a_g1);
-        async move {
-            let task = c
-                .get_task(req(GetTaskRequest { ticket_id: t }, &tok))
-                .await
-                .unwrap();
-            task.into_inner().task.unwrap().state == TaskState::Disposed as i32
-        }
-    })
-    .await;
+    // The worker disposes; a return after it is out of order.
+    svc.client
+        .submit_disposal(req(resolved(&t), &worker_token(&s.a_g1)))
+        .await
+        .unwrap();
     let err = ret(&mut svc, &t, &s.a_g1).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("DISPOSED"), "{}", err.message());
@@ -343,13 +319,11 @@ async fn escalation_is_a_supervision_task_of_the_chief_and_rework_returns_to_the
         ))
         .await
         .unwrap();
+    svc.client
+        .submit_disposal(req(resolved(&t), &worker_token(&s.a_g1)))
+        .await
+        .unwrap();
     for body in [
-        Body::Disposed(TicketDisposed {
-            worker_id: s.a_g1.clone(),
-            grid_code: "G1".into(),
-            disposal_type: DisposalType::Resolved as i32,
-            ..Default::default()
-        }),
         Body::FeedbackRecorded(TicketFeedbackRecorded {
             rating: Rating::Dissatisfied as i32,
             reached: true,
