@@ -6,15 +6,17 @@
 //! a redelivered event a no-op.
 
 use gridloop_lifecycle::{DisposalKind, Event, LoopState, apply};
-use gridloop_platform::inbox::Handler;
+use gridloop_platform::inbox::{Handler, report_refusal};
 use gridloop_proto::from_ts;
 use gridloop_proto::v1::{
-    DisposalType, TicketDispatched, TicketDisposed, TicketEvent, ticket_event::Body,
+    DisposalType, LifecycleState, TicketDispatched, TicketDisposed, TicketEvent, ticket_event::Body,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::state_pb;
 use crate::error::Error;
+use crate::flow::PRODUCER;
 use crate::store::{self, DisposalRow, Ticket};
 
 /// The inbox handler for `dispatched`, `accepted`, `returned`, `transferred` and `disposed`.
@@ -58,15 +60,30 @@ impl Handler for View {
             // dispatch, from the state a discovered ticket has.
             (None, Some(Body::Dispatched(d))) => first_dispatch(id, d),
             (None, _) => {
-                tracing::warn!(%id, kind = step.kind(), "event for a ticket never dispatched; ignored");
+                // Events are applied in stream order, so this is a ticket whose dispatch never
+                // was: reported, never dropped silently.
+                report_refusal(
+                    tx,
+                    PRODUCER,
+                    event,
+                    LifecycleState::Unspecified,
+                    "closure has no dispatch of this ticket",
+                )
+                .await?;
                 return Ok(());
             }
         };
         let next = match apply(&ticket.loop_state, &step) {
             Ok(next) => next,
             Err(violation) => {
-                // The tracker records violations; closure only keeps its view consistent.
-                tracing::warn!(%id, %violation, "event refused by the loop rules; not applied");
+                report_refusal(
+                    tx,
+                    PRODUCER,
+                    event,
+                    state_pb(&ticket.loop_state.state),
+                    &violation.to_string(),
+                )
+                .await?;
                 return Ok(());
             }
         };

@@ -16,7 +16,7 @@ use crate::settings::Settings;
 use crate::store::{self, FeedbackRow, LedgerRow, Ticket};
 use crate::writeoff::{LedgerBasis, write_off};
 
-const PRODUCER: &str = "closure";
+pub(crate) const PRODUCER: &str = "closure";
 
 /// Who records a feedback, as it goes into the event and the feedback row.
 #[derive(Debug, Clone)]

@@ -44,10 +44,16 @@ async fn redelivered_events_change_nothing() {
         before.tickets[..1].to_vec()[..],
         "ticket row unchanged"
     );
+    // The refused repeat is reported (one `violation` in the outbox), nothing else written.
     assert_eq!(
         (after.disposals, after.feedback, after.ledger, after.outbox),
-        (0, 0, 0, 0)
+        (0, 0, 0, 1)
     );
+    let reported: Vec<String> = sqlx::query_scalar("SELECT subject FROM outbox")
+        .fetch_all(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(reported, ["violation"]);
     let copies: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
         .bind(Uuid::parse_str(&accept.event_id).unwrap())
         .fetch_one(&h.pool)
