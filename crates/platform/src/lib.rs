@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod convert;
 pub mod db;
 pub mod error;
 pub mod grpc;

@@ -15,9 +15,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use gridloop_lifecycle::{Calendar, CloseBasis, Event, Feedback, LoopState, Rating, apply};
+use gridloop_lifecycle::{Calendar, Event, LoopState, apply};
 use gridloop_platform::Error;
-use gridloop_platform::inbox::Handler;
+use gridloop_platform::convert::{lifecycle_event, state_pb};
+use gridloop_platform::inbox::{Handler, report_refusal};
+use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
     DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated, TicketEvent,
@@ -25,7 +27,7 @@ use gridloop_proto::v1::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::dispatch::{self, Ctx, Target};
+use crate::dispatch::{self, Ctx, PRODUCER, Target};
 use crate::domain::{KIND_SUPERVISE, task_state};
 use crate::index::Index;
 use crate::{grids, tickets, workers};
@@ -77,9 +79,9 @@ impl Handler for Events {
                 .await?;
                 Ok(())
             }
-            Some(Body::Escalated(e)) => escalated(tx, id, e).await,
+            Some(Body::Escalated(e)) => escalated(tx, event, e).await,
             Some(Body::Reopened(r)) => {
-                let Some((ticket, next)) = step(tx, id, &Event::Reopened).await? else {
+                let Some((ticket, next)) = step(tx, event, &Event::Reopened).await? else {
                     return Ok(());
                 };
                 let target = match Uuid::parse_str(&r.worker_id) {
@@ -102,38 +104,19 @@ impl Handler for Events {
                 .await?;
                 Ok(())
             }
-            Some(Body::FeedbackRecorded(f)) => {
-                let feedback = match f.rating {
-                    1 => Feedback::Rated(Rating::Satisfied),
-                    2 => Feedback::Rated(Rating::BasicallySatisfied),
-                    3 => Feedback::Rated(Rating::Dissatisfied),
-                    _ => Feedback::Unreached,
-                };
-                if let Some((_, next)) = step(tx, id, &Event::FeedbackRecorded { feedback }).await?
-                {
+            Some(Body::FeedbackRecorded(_)) => {
+                if let Some((_, next)) = step(tx, event, &read(event)?).await? {
                     tickets::save_state(tx, id, &next).await?;
                 }
                 Ok(())
             }
             Some(Body::Closed(_)) => {
-                // Routing only needs to know the loop ended; the basis is closure's business.
-                let basis = CloseBasis::Rating;
-                let closed = step(tx, id, &Event::Closed { basis })
-                    .await?
-                    .map(|(_, next)| next);
-                let state = closed.unwrap_or_else(|| LoopState {
-                    state: gridloop_lifecycle::State::Closed {
-                        basis: CloseBasis::Rating,
-                        rating: None,
-                    },
-                    ..LoopState::new()
-                });
-                // Even when the view disagrees (the tracker is the authority), a closed
-                // ticket must leave every task list.
-                if tickets::lock(tx, id).await?.is_some() {
-                    tickets::save_state(tx, id, &state).await?;
-                    set_current(tx, id, task_state::CLOSED).await?;
+                // A closed ticket leaves every task list even if routing's view refused the
+                // close (then reported as a violation): no worker is chased for it.
+                if let Some((_, next)) = step(tx, event, &read(event)?).await? {
+                    tickets::save_state(tx, id, &next).await?;
                 }
+                set_current(tx, id, task_state::CLOSED).await?;
                 Ok(())
             }
             _ => Ok(()),
@@ -141,24 +124,35 @@ impl Handler for Events {
     }
 }
 
-/// Locks the ticket and applies `event` to routing's view. `None` (logged) when the ticket
-/// is unknown or the view refuses the event: the tracker is the authority on such events.
+/// Locks the ticket and applies `event` to routing's view. `None` when the ticket is unknown
+/// or the view refuses the event; the refusal is reported as a violation naming routing, never
+/// dropped silently.
 async fn step(
     tx: &mut PgConnection,
-    id: &str,
-    event: &Event,
+    event: &TicketEvent,
+    step: &Event,
 ) -> Result<Option<(tickets::TicketRow, LoopState)>, Error> {
+    let id = event.ticket_id.as_str();
     let Some(ticket) = tickets::lock(tx, id).await? else {
-        tracing::warn!(ticket_id = %id, kind = event.kind(), "event for a ticket routing never saw; ignored");
+        let why = "routing has no discovery of this ticket";
+        report_refusal(tx, PRODUCER, event, pb::LifecycleState::Unspecified, why).await?;
         return Ok(None);
     };
-    match apply(&ticket.state()?, event) {
+    let current = ticket.state()?;
+    match apply(&current, step) {
         Ok(next) => Ok(Some((ticket, next))),
         Err(v) => {
-            tracing::warn!(ticket_id = %id, violation = %v, "event out of order for routing's view; ignored");
+            let from = state_pb(&current.state);
+            report_refusal(tx, PRODUCER, event, from, &v.to_string()).await?;
             Ok(None)
         }
     }
+}
+
+/// The lifecycle step of an event that has one.
+fn read(event: &TicketEvent) -> Result<Event, Error> {
+    lifecycle_event(event)
+        .ok_or_else(|| Error::Event(format!("{:?} is not a lifecycle step", event.kind())))
 }
 
 /// Sets the state of every task of the ticket that stands now (HANDLE and SUPERVISE).
@@ -255,11 +249,16 @@ async fn merged(tx: &mut PgConnection, id: &str, parent: &str) -> Result<(), Err
 }
 
 /// 督办: a SUPERVISE task for the chief of the named grid (or the nearest chief above it).
-#[tracing::instrument(skip_all, fields(ticket_id = %id))]
-async fn escalated(tx: &mut PgConnection, id: &str, e: &TicketEscalated) -> Result<(), Error> {
+#[tracing::instrument(skip_all, fields(ticket_id = %event.ticket_id))]
+async fn escalated(
+    tx: &mut PgConnection,
+    event: &TicketEvent,
+    e: &TicketEscalated,
+) -> Result<(), Error> {
+    let id = event.ticket_id.as_str();
     let Some((_, next)) = step(
         tx,
-        id,
+        event,
         &Event::Escalated {
             grid: e.grid_code.clone(),
         },
