@@ -63,6 +63,7 @@ pub fn discovered(sub: &Submission) -> Body {
             id: s.id.clone(),
             role: s.role as i32,
         }),
+        split_from_ticket_id: String::new(),
     })
 }
 

@@ -128,7 +128,7 @@ pub async fn record(
     window: Duration,
 ) -> Result<Vec<Result<Accepted, ApiError>>, ApiError> {
     // Check the loop's rules for both possible outcomes before writing anything.
-    let discovered = LoopState::start(&Event::Discovered)
+    let discovered = LoopState::start(&Event::discovered())
         .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
     merge_child(&discovered, String::new())?;
 
@@ -647,7 +647,7 @@ mod tests {
     /// `submit_batch` writes the states by name; they must be the loop's own.
     #[test]
     fn stored_state_names_are_the_loops() {
-        let discovered = LoopState::start(&Event::Discovered).unwrap();
+        let discovered = LoopState::start(&Event::discovered()).unwrap();
         assert_eq!(discovered.state.name(), "DISCOVERED");
         let merged = merge_child(&discovered, "parent".into()).unwrap();
         assert_eq!(merged.state.name(), "MERGED");
