@@ -33,7 +33,7 @@ where
 
 /// The services that publish (every one has an outbox) and those that consume.
 const OUTBOXES: &[&str] = &["intake", "routing", "closure", "tracker", "reports"];
-const CONSUMERS: &[&str] = &["routing", "closure", "tracker", "reports"];
+const CONSUMERS: &[&str] = &["intake", "routing", "closure", "tracker", "reports"];
 
 impl System {
     /// Waits until the system is quiet: no unsent outbox row in any service, and every
