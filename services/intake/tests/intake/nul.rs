@@ -17,7 +17,9 @@ async fn a_nul_byte_is_refused_naming_the_field() {
     let hotline_cases: Vec<(&str, Hotline)> = vec![
         ("external_id", |r| r.external_id = NUL.into()),
         ("operator_id", |r| r.operator_id = NUL.into()),
-        ("caller_phone", |r| r.caller_phone = "1381234\05678".into()),
+        ("caller_phone", |r| {
+            r.caller_phone = "1381234\x005678".into()
+        }),
         ("caller_name", |r| r.caller_name = Some(NUL.into())),
         ("address", |r| r.address = NUL.into()),
         ("grid_code", |r| r.grid_code = NUL.into()),
@@ -41,7 +43,7 @@ async fn a_nul_byte_is_refused_naming_the_field() {
     let app_cases: Vec<(&str, App)> = vec![
         ("submission_id", |r| r.submission_id = NUL.into()),
         ("citizen_phone", |r| {
-            r.citizen_phone = "1381234\05678".into()
+            r.citizen_phone = "1381234\x005678".into()
         }),
         ("citizen_name", |r| r.citizen_name = Some(NUL.into())),
         ("content", |r| r.content = NUL.into()),
@@ -117,7 +119,7 @@ async fn a_nul_byte_is_refused_naming_the_field() {
         ("device_id", |r| r.device_id = NUL.into()),
         ("address", |r| r.address = NUL.into()),
         ("contact_phone", |r| {
-            r.contact_phone = "1361111\02222".into()
+            r.contact_phone = "1361111\x002222".into()
         }),
         ("contact_name", |r| r.contact_name = NUL.into()),
     ];
@@ -178,7 +180,7 @@ async fn a_nul_byte_is_refused_naming_the_field() {
     let err = c
         .find_tickets(req(
             FindTicketsRequest {
-                phone: "1381234\05678".into(),
+                phone: "1381234\x005678".into(),
                 ..Default::default()
             },
             &operator(),
