@@ -106,7 +106,7 @@ async fn get(h: &Harness, ticket: &str) -> GetTicketResponse {
 
 /// Waits (bounded) until intake shows `ticket` in `state`; returns what it shows.
 async fn until_state(h: &Harness, ticket: &str, state: LifecycleState) -> GetTicketResponse {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let got = get(h, ticket).await;
         if got.ticket.as_ref().map(|t| t.state()) == Some(state) {
@@ -139,7 +139,7 @@ async fn get_ticket_shows_where_the_loop_stands() {
 
     // Dispatched and accepted: the grid, the worker and the deadlines.
     let got = until_state(&h, id, LifecycleState::Reported).await;
-    wait_for("the acceptance", Duration::from_secs(15), || async {
+    wait_for("the acceptance", Duration::from_secs(30), || async {
         get(&h, id).await.ticket.unwrap().accepted
     })
     .await;
