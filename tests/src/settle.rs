@@ -34,6 +34,7 @@ where
 /// The services that publish (every one has an outbox) and those that consume.
 const OUTBOXES: &[&str] = &["intake", "routing", "closure", "tracker", "reports"];
 const CONSUMERS: &[(&str, &[&str])] = &[
+    ("intake", gridloop_intake::VIEW.kinds),
     ("routing", gridloop_routing::VIEW.kinds),
     ("closure", gridloop_closure::VIEW.kinds),
     ("tracker", gridloop_tracker::VIEW.kinds),

@@ -30,8 +30,10 @@ pub enum Clock {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
-    /// Intake created the ticket.
-    Discovered,
+    /// Intake created the ticket. `split_from` is set when a repeat complaint that was merged
+    /// into a ticket already closed becomes a ticket of its own (see [`crate::rules`]); it
+    /// names that closed parent.
+    Discovered { split_from: Option<String> },
     /// Intake folded the ticket into an open ticket as a repeat complaint.
     Merged { parent: String },
     /// Routing assigned the ticket to a grid and worker (派单).
@@ -61,10 +63,15 @@ pub enum Event {
 }
 
 impl Event {
+    /// A plain `discovered`: a new ticket, not split off a merge.
+    pub fn discovered() -> Event {
+        Event::Discovered { split_from: None }
+    }
+
     /// The subject suffix: the event is published on `tickets.<kind>`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Event::Discovered => "discovered",
+            Event::Discovered { .. } => "discovered",
             Event::Merged { .. } => "merged",
             Event::Dispatched { .. } => "dispatched",
             Event::Accepted { .. } => "accepted",
@@ -102,7 +109,7 @@ impl Event {
     /// The verb a violation message uses ("cannot dispose: ...").
     pub(crate) fn verb(&self) -> &'static str {
         match self {
-            Event::Discovered => "discover",
+            Event::Discovered { .. } => "discover",
             Event::Merged { .. } => "merge",
             Event::Dispatched { .. } => "dispatch",
             Event::Accepted { .. } => "accept",

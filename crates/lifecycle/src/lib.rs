@@ -15,7 +15,7 @@
 //! use gridloop_lifecycle::{apply, CloseBasis, DisposalKind, Event, Feedback, LoopState, Rating};
 //!
 //! let events = [
-//!     Event::Discovered,
+//!     Event::discovered(),
 //!     Event::Dispatched { grid: "g-7".into(), worker: "w-42".into() },
 //!     Event::Accepted { worker: "w-42".into() },
 //!     Event::Disposed { kind: DisposalKind::Resolved },

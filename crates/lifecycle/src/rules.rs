@@ -11,6 +11,15 @@
 //! - A reopen (返工) goes back to `REPORTED`, dispatched to the same grid and worker but *not
 //!   accepted*: the rework is a new task that the worker signs for again, which gives the
 //!   tracker a response clock for it and lets routing hand it to post B before signing.
+//! - A repeat complaint merged into a ticket that turns out to be closed already is split off:
+//!   `MERGED { parent }` → `DISCOVERED` on a `discovered` event whose `split_from` names that
+//!   same parent — the one way out of a terminal state. Intake merges on its own view, which
+//!   may lag closure's `closed`; when the stream shows the parent's `closed` before the
+//!   child's `merged`, intake publishes that `discovered` and the child is dispatched as a
+//!   ticket of its own, so nothing the citizen said is lost. The rule looks at the child's
+//!   own state only (the parent must match the one it was merged into), so every consumer
+//!   replaying the stream agrees without knowing any other ticket. The child keeps its
+//!   counters (a merged ticket has none to speak of); the closed parent never counted it.
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +55,26 @@ impl Rules {
     /// The state after `event`, or why `event` is not allowed now. `current` is never changed,
     /// so a caller can check a transition before committing anything.
     pub fn apply(&self, current: &LoopState, event: &Event) -> Result<LoopState, Violation> {
+        if let (
+            State::Merged { parent },
+            Event::Discovered {
+                split_from: Some(from),
+            },
+        ) = (&current.state, event)
+        {
+            // A repeat split off a parent that was closed first (see the opening comment).
+            if parent != from {
+                return Err(Violation::new(
+                    event,
+                    &current.state,
+                    format!("merged into {parent}, not {from}"),
+                ));
+            }
+            return Ok(LoopState {
+                state: State::Discovered,
+                ..current.clone()
+            });
+        }
         if current.state.is_terminal() {
             return Err(Violation::new(event, &current.state, "terminal"));
         }
@@ -274,7 +303,7 @@ impl Rules {
 fn refusal(state: &State, event: &Event) -> String {
     use Assignment as A;
     match (state, event) {
-        (_, Event::Discovered) => return "already discovered".into(),
+        (_, Event::Discovered { .. }) => return "already discovered".into(),
         (_, Event::Merged { .. }) => return "only a DISCOVERED ticket can be merged".into(),
         _ => {}
     }
@@ -310,11 +339,20 @@ fn refusal(state: &State, event: &Event) -> String {
 }
 
 impl LoopState {
-    /// Starts a ticket's loop from its first event, which must be `discovered`. The tracker
-    /// uses this for an id it has not seen, so an event for an unknown ticket is a violation.
+    /// Starts a ticket's loop from its first event, which must be `discovered` (not one that
+    /// splits a merged repeat off: that one follows the ticket's `merged`). The tracker uses
+    /// this for an id it has not seen, so an event for an unknown ticket is a violation.
     pub fn start(event: &Event) -> Result<LoopState, Violation> {
         match event {
-            Event::Discovered => Ok(LoopState::new()),
+            Event::Discovered { split_from: None } => Ok(LoopState::new()),
+            Event::Discovered {
+                split_from: Some(parent),
+            } => Err(Violation::raw(
+                event.kind(),
+                event.verb(),
+                UNKNOWN_STATE,
+                format!("split from {parent}, but never merged"),
+            )),
             other => Err(Violation::raw(
                 other.kind(),
                 other.verb(),
@@ -341,5 +379,7 @@ impl LoopState {
     }
 }
 
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,8 @@ fn basis() -> impl Strategy<Value = CloseBasis> {
 /// Any event, weighted towards the ones that move a ticket forward.
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        1 => Just(Event::Discovered),
+        1 => Just(Event::discovered()),
+        1 => id("t").prop_map(|parent| Event::Discovered { split_from: Some(parent) }),
         1 => id("t").prop_map(|parent| Event::Merged { parent }),
         4 => (id("g"), id("w")).prop_map(|(grid, worker)| Event::Dispatched { grid, worker }),
         4 => id("w").prop_map(|worker| Event::Accepted { worker }),
@@ -108,9 +109,10 @@ fn path(steps: &[Step]) -> Vec<&'static str> {
 }
 
 /// The only moves between differently named states.
-const EDGES: [(&str, &str); 6] = [
+const EDGES: [(&str, &str); 7] = [
     ("DISCOVERED", "REPORTED"),
     ("DISCOVERED", "MERGED"),
+    ("MERGED", "DISCOVERED"),
     ("REPORTED", "DISPOSED"),
     ("DISPOSED", "FEEDBACK"),
     ("FEEDBACK", "REPORTED"),
@@ -147,13 +149,23 @@ proptest! {
         }
     }
 
-    /// Once CLOSED or MERGED, every event is a violation that names the terminal state.
+    /// Once CLOSED or MERGED, every event is a violation that names the terminal state — but
+    /// for the split of a MERGED repeat naming its own parent, which discovers it afresh.
     #[test]
     fn terminal_states_absorb(prefix in prop_oneof![closing_path(), merging_path()], rest in events(40)) {
         let (terminal, _) = replay(&prefix);
         prop_assert!(terminal.state.is_terminal(), "prefix ended in {:?}", terminal.state);
-        let (last, steps) = replay(&[prefix, rest].concat());
+        let split = match &terminal.state {
+            State::Merged { parent } => Some(Event::Discovered { split_from: Some(parent.clone()) }),
+            _ => None,
+        };
+        let rest: Vec<Event> = rest.into_iter().take_while(|e| Some(e) != split.as_ref()).collect();
+        let (last, steps) = replay(&[prefix.clone(), rest.clone()].concat());
         prop_assert_eq!(&last, &terminal);
+        if let Some(split) = split {
+            let (after, _) = replay(&[prefix, rest, vec![split]].concat());
+            prop_assert_eq!(after, LoopState::new());
+        }
         for step in steps.iter().filter(|s| s.before.state.is_terminal()) {
             prop_assert!(step.after.is_none(), "{} applied to {:?}", step.event.kind(), step.before.state);
             let violation = apply(&step.before, &step.event).unwrap_err();

@@ -15,7 +15,9 @@ pub fn lifecycle_event(event: &TicketEvent) -> Option<Event> {
         _ => None,
     };
     Some(match event.body.as_ref()? {
-        Body::Discovered(_) => Event::Discovered,
+        Body::Discovered(d) => Event::Discovered {
+            split_from: Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty()),
+        },
         Body::Merged(m) => Event::Merged {
             parent: m.parent_ticket_id.clone(),
         },

@@ -118,7 +118,7 @@ fn step(tickets: &mut BTreeMap<String, Expected>, event: &TicketEvent) {
     let next = match tickets.get(&event.ticket_id) {
         Some(t) => apply(&t.state, &step),
         None if matches!(step, Event::Merged { .. }) => {
-            LoopState::start(&Event::Discovered).and_then(|s| apply(&s, &step))
+            LoopState::start(&Event::discovered()).and_then(|s| apply(&s, &step))
         }
         None => LoopState::start(&step),
     };

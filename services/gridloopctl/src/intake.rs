@@ -154,6 +154,7 @@ pub async fn ticket(ctx: &Ctx, cmd: TicketCmd) -> CtlResult {
                     recent_days,
                     page_size,
                     page_token,
+                    ..Default::default()
                 };
                 async move {
                     let r = client

@@ -16,7 +16,7 @@ use crate::domain::Phone;
 use crate::settings::IntakeSettings;
 use crate::submit::{self, Accepted};
 use crate::writer::Writer;
-use crate::{categories, devices, requests, tickets};
+use crate::{categories, devices, domain, history, requests, tickets};
 
 /// Intake's gRPC service.
 #[derive(Clone)]
@@ -151,7 +151,7 @@ impl IntakeService for IntakeApi {
         {
             return Err(ApiError::NotFound(format!("ticket {id}")).into());
         }
-        let history = tickets::history(&self.pool, &stored).await?;
+        let history = history::history(&self.pool, &stored).await?;
         Ok(Response::new(GetTicketResponse {
             ticket: Some(stored.ticket),
             history,
@@ -165,6 +165,19 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<FindTicketsResponse>, Status> {
         caller(&req, &[Role::Operator])?;
         let r = req.get_ref();
+        if !r.external_id.is_empty() {
+            // One submission's ticket, by the id the caller's own system gave it.
+            let external_id = domain::id("external_id", &r.external_id)?;
+            let channel = match Channel::try_from(r.channel) {
+                Ok(c) if c != Channel::Unspecified => c,
+                _ => return Err(ApiError::invalid("channel", "required with external_id").into()),
+            };
+            let tickets = tickets::by_external_id(&self.pool, channel as i16, &external_id).await?;
+            return Ok(Response::new(FindTicketsResponse {
+                tickets,
+                next_page_token: String::new(),
+            }));
+        }
         let phone = Phone::parse("phone", &r.phone)?;
         let key = self.settings.keys.citizen_key(&phone);
         let (tickets, next_page_token) = tickets::find(

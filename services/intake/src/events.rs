@@ -1,6 +1,6 @@
-//! The events intake publishes (`discovered`, `merged`), built from a validated submission.
-//! Intake consumes none. Contacts go out masked with the opaque citizen key: never the phone
-//! number or the name.
+//! The events intake publishes (`discovered`, `merged`), built from a validated submission
+//! (a split repeat's `discovered` is built from the stored one, in [`crate::split`]). Contacts
+//! go out masked with the opaque citizen key: never the phone number or the name.
 
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
@@ -63,6 +63,7 @@ pub fn discovered(sub: &Submission) -> Body {
             id: s.id.clone(),
             role: s.role as i32,
         }),
+        split_from_ticket_id: String::new(),
     })
 }
 

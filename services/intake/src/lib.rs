@@ -6,7 +6,11 @@
 //! repeat complaint (重复诉求) merged into an earlier open ticket, its `ticket.merged` event —
 //! through the outbox in one transaction ([`submit`]); submissions arriving together share
 //! one ([`writer`], group commit). Submissions are idempotent by (channel, external id).
-//! Intake consumes no events.
+//!
+//! Intake also follows the loop ([`follow`]): it consumes every lifecycle event and keeps each
+//! ticket's current state ([`loop_view`]), so GetTicket and FindTickets ([`tickets`]) answer a
+//! caller truthfully and a repeat merges only into a ticket still open. A repeat merged into a
+//! ticket whose write-off reached the stream first is filed as its own ticket ([`split`]).
 //!
 //! Intake is the only gridloop service that stores phone numbers and names. Events and
 //! answers carry masked phones (`138****5678`) and the opaque citizen key, a keyed hash of
@@ -18,9 +22,14 @@ pub mod categories;
 pub mod devices;
 pub mod domain;
 pub mod events;
+pub mod follow;
+pub mod history;
+pub mod loop_facts;
+pub mod loop_view;
 pub mod plan;
 pub mod requests;
 pub mod settings;
+pub mod split;
 pub mod submit;
 pub mod tickets;
 pub mod writer;
@@ -37,9 +46,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// How `intake verify` reads intake's view of the loop: every ticket it received.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
-    kinds: &[],
+    kinds: follow::KINDS,
     view: gridloop_platform::verify::View::LoopStates {
-        query: "SELECT ticket_id::text, loop_state FROM ticket_states",
+        query: "SELECT ticket_id::text, loop_state FROM ticket_loop",
         scope: gridloop_platform::verify::Scope::All,
     },
 };
@@ -75,10 +84,11 @@ impl App {
         self.host.port()
     }
 
-    /// Relays the outbox and serves gRPC until shutdown.
+    /// Relays the outbox, follows the loop and serves gRPC until shutdown.
     pub async fn run(self) -> Result<(), gridloop_platform::Error> {
         let App { mut host, api } = self;
         host.spawn_relay();
+        host.spawn_consumer(follow::KINDS, follow::Follow);
         let server =
             IntakeServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);
         host.serve_authenticated(server).await

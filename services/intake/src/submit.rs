@@ -8,10 +8,10 @@
 //!
 //! Repeat complaints (重复诉求): a submission with the same citizen key or household key and
 //! the same category as an *open* earlier ticket is merged into the earliest such ticket.
-//! Intake consumes no events, so it cannot see closure: "open" here means intake's own view —
-//! not itself merged, and received within the repeat window (default 30 days). A ticket closed
-//! inside the window still takes repeats; the tracker, which sees closure, is the authority
-//! on what a repeat on a closed ticket means.
+//! "Open" is intake's view of the loop ([`crate::follow`] marks a ticket CLOSED in `tickets`
+//! when its write-off comes by): not merged, not closed, and received within the repeat window
+//! (default 30 days). That view may lag closure; a repeat merged into a ticket whose write-off
+//! reached the stream first is split off as a ticket of its own ([`crate::split`]).
 //!
 //! Submissions of one citizen (and one household, and one submission key) are serialised with
 //! transaction-scoped advisory locks taken before anything is read, so two concurrent repeats
@@ -128,7 +128,7 @@ pub async fn record(
     window: Duration,
 ) -> Result<Vec<Result<Accepted, ApiError>>, ApiError> {
     // Check the loop's rules for both possible outcomes before writing anything.
-    let discovered = LoopState::start(&Event::Discovered)
+    let discovered = LoopState::start(&Event::discovered())
         .map_err(|v| ApiError::precondition(v.to_string(), v.state))?;
     merge_child(&discovered, String::new())?;
 
@@ -647,7 +647,7 @@ mod tests {
     /// `submit_batch` writes the states by name; they must be the loop's own.
     #[test]
     fn stored_state_names_are_the_loops() {
-        let discovered = LoopState::start(&Event::Discovered).unwrap();
+        let discovered = LoopState::start(&Event::discovered()).unwrap();
         assert_eq!(discovered.state.name(), "DISCOVERED");
         let merged = merge_child(&discovered, "parent".into()).unwrap();
         assert_eq!(merged.state.name(), "MERGED");

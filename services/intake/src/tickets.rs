@@ -1,40 +1,50 @@
 //! Reading tickets back for an operator answering a caller who rings again: one ticket with
-//! its short history, or a phone number's open and recent tickets.
+//! its short history ([`crate::history`]), a phone number's open and recent tickets, or one
+//! submission's ticket by its channel's own id.
 //!
-//! Intake consumes no events, so state and history are intake's own records: received, merged
-//! repeats, merged into a parent. The tracker has the full timeline.
+//! What intake decided itself — received, merged, split off — comes from `tickets`, which has
+//! it at once; where the ticket stands in the loop — holder, deadlines, disposal, write-off —
+//! from intake's view of the stream ([`crate::loop_view`]), which may lag by the time an event
+//! takes to come back. Until the view has the ticket, it shows as intake stored it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, Utc};
+use gridloop_lifecycle::{Assignment, State};
 use gridloop_platform::ApiError;
 use gridloop_proto::v1::{
-    Category, Channel, GeoPoint, LifecycleState, Location, MaskedContact, Ticket,
-    TicketHistoryEntry,
+    Category, Deadlines, Exemption, GeoPoint, LifecycleState, Location, MaskedContact, Ticket,
+    TicketDisposalSummary, ticket::CloseBasis,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
+
+use crate::loop_view::{self, Loop};
 
 macro_rules! columns {
     () => {
         "t.ticket_id, t.channel, t.external_id, t.state, t.parent_ticket_id, t.repeat_count, \
          t.category_code, c.name AS category_name, t.urgency, t.content, t.masked_phone, \
          t.citizen_key, t.address, t.grid_code, t.lat, t.lng, t.photo_urls, t.received_at, \
-         t.created_at"
+         t.created_at, t.split_from_ticket_id, t.split_at"
     };
 }
 
-/// A ticket as intake stored it (contact masked), with what history needs.
+/// A ticket as intake stored it (contact masked) and as its view stands, with what history
+/// needs.
 pub struct Stored {
     pub ticket: Ticket,
     pub citizen_key: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub split_at: Option<DateTime<Utc>>,
+    pub view: Option<Loop>,
 }
 
 fn from_row(r: &PgRow) -> Stored {
     let id: Uuid = r.get("ticket_id");
     let parent: Option<Uuid> = r.get("parent_ticket_id");
+    let split_from: Option<Uuid> = r.get("split_from_ticket_id");
     let state: String = r.get("state");
     let lat: Option<f64> = r.get("lat");
     let lng: Option<f64> = r.get("lng");
@@ -59,36 +69,101 @@ fn from_row(r: &PgRow) -> Stored {
             address: r.get("address"),
             grid_code: r.get("grid_code"),
         }),
-        state: if state == "MERGED" {
-            LifecycleState::Merged
-        } else {
-            LifecycleState::Discovered
+        // Intake's own decision until the view has the ticket ([`with_view`]).
+        state: match state.as_str() {
+            "MERGED" => LifecycleState::Merged,
+            "CLOSED" => LifecycleState::Closed,
+            _ => LifecycleState::Discovered,
         } as i32,
         received_at: Some(gridloop_proto::ts(received_at)),
         repeat_count: r.get::<i32, _>("repeat_count").max(0) as u32,
         parent_ticket_id: parent.map(|p| p.to_string()).unwrap_or_default(),
         photo_urls: r.get("photo_urls"),
-        // Intake does not see dispatches or closure; routing and the tracker know these.
-        grid_code: String::new(),
-        closed_at: None,
+        split_from_ticket_id: split_from.map(|p| p.to_string()).unwrap_or_default(),
+        ..Ticket::default()
     };
     Stored {
         ticket,
         citizen_key,
         created_at: r.get("created_at"),
+        split_at: r.get("split_at"),
+        view: None,
     }
 }
 
-fn channel_name(code: i32) -> &'static str {
-    match Channel::try_from(code) {
-        Ok(Channel::Hotline12345) => "12345热线",
-        Ok(Channel::OneKeyCall) => "一键呼叫",
-        Ok(Channel::App) => "APP",
-        Ok(Channel::Mailbox) => "书记信箱",
-        Ok(Channel::Web) => "网站留言",
-        Ok(Channel::Patrol) => "巡查发现",
-        _ => "未知渠道",
+fn state_pb(s: &State) -> LifecycleState {
+    match s {
+        State::Discovered => LifecycleState::Discovered,
+        State::Reported(_) => LifecycleState::Reported,
+        State::Disposed { .. } => LifecycleState::Disposed,
+        State::Feedback { .. } => LifecycleState::Feedback,
+        State::Closed { .. } => LifecycleState::Closed,
+        State::Merged { .. } => LifecycleState::Merged,
     }
+}
+
+/// `t` with where its loop stands, from intake's view of the stream.
+fn with_view(mut t: Ticket, v: &Loop) -> Ticket {
+    let s = &v.loop_state;
+    // A split decided by intake shows at once, while its `discovered` is on its way back.
+    t.state = match (&s.state, t.split_from_ticket_id.is_empty()) {
+        (State::Merged { .. }, false) => LifecycleState::Discovered,
+        (state, _) => state_pb(state),
+    } as i32;
+    t.grid_code = v.grid_code.clone();
+    t.worker_id = v.worker_id.clone();
+    t.accepted = matches!(
+        s.state,
+        State::Reported(Assignment::Dispatched { accepted: true, .. })
+    ) || matches!(
+        s.state,
+        State::Disposed { .. } | State::Feedback { .. } | State::Closed { .. }
+    );
+    t.deadlines = (v.respond_by.is_some() || v.dispose_by.is_some()).then(|| Deadlines {
+        respond_by: v.respond_by.map(gridloop_proto::ts),
+        dispose_by: v.dispose_by.map(gridloop_proto::ts),
+    });
+    t.disposal = v.disposed_at.map(|at| TicketDisposalSummary {
+        disposal_type: v.disposal_type,
+        result: v.disposal_result.clone(),
+        disposed_at: Some(gridloop_proto::ts(at)),
+    });
+    t.rating = v.rating;
+    t.closed_at = v.closed_at.map(gridloop_proto::ts);
+    t.close_basis = match (&v.exemption, v.closed_on_rating) {
+        (Some(e), _) => Some(CloseBasis::ClosedOnExemption(Exemption {
+            kind: e.kind,
+            reason: e.reason.clone(),
+            approved_by: Some(gridloop_proto::v1::Actor {
+                id: e.approved_by.clone(),
+                role: gridloop_proto::v1::ActorRole::Supervisor as i32,
+            }),
+        })),
+        (None, Some(r)) => Some(CloseBasis::ClosedOnRating(r)),
+        (None, None) => None,
+    };
+    t.return_count = s.return_count;
+    t.transfer_count = s.transfer_count;
+    t.rework_count = s.rework_count;
+    t.overdue_count = v.overdue_count;
+    t.escalation_count = v.escalation_count;
+    t
+}
+
+/// The stored tickets of `rows` with their views.
+async fn with_views(pool: &PgPool, rows: &[PgRow]) -> Result<Vec<Stored>, ApiError> {
+    let mut stored: Vec<Stored> = rows.iter().map(from_row).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.get("ticket_id")).collect();
+    for v in loop_view::read(pool, &ids).await? {
+        if let Some(s) = stored
+            .iter_mut()
+            .find(|s| s.ticket.ticket_id == v.ticket_id.to_string())
+        {
+            s.ticket = with_view(std::mem::take(&mut s.ticket), &v);
+            s.view = Some(v);
+        }
+    }
+    Ok(stored)
 }
 
 pub fn parse_id(field: &str, raw: &str) -> Result<Uuid, ApiError> {
@@ -105,50 +180,33 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Stored, ApiError> {
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("ticket {id}")))?;
-    Ok(from_row(&row))
+    with_views(pool, std::slice::from_ref(&row))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("a stored ticket read back as nothing"))
 }
 
-/// Most merged repeats listed in a history; the count is on the ticket anyway.
-const HISTORY_REPEATS: i64 = 20;
-
-/// Oldest first: received, then the repeats merged into it (or where it was merged to).
-pub async fn history(pool: &PgPool, t: &Stored) -> Result<Vec<TicketHistoryEntry>, ApiError> {
-    let ticket = &t.ticket;
-    let mut out = vec![TicketHistoryEntry {
-        at: ticket.received_at,
-        kind: "discovered".into(),
-        summary: format!("{}受理", channel_name(ticket.channel)),
-    }];
-    if !ticket.parent_ticket_id.is_empty() {
-        out.push(TicketHistoryEntry {
-            at: Some(gridloop_proto::ts(t.created_at)),
-            kind: "merged".into(),
-            summary: format!("重复诉求，并入工单 {}", ticket.parent_ticket_id),
-        });
-        return Ok(out);
-    }
-    let id = parse_id("ticket_id", &ticket.ticket_id)?;
-    let rows = sqlx::query(
-        "SELECT ticket_id, channel, created_at FROM tickets WHERE parent_ticket_id = $1 \
-         ORDER BY created_at, ticket_id LIMIT $2",
-    )
-    .bind(id)
-    .bind(HISTORY_REPEATS)
+/// The ticket of one submission, by its channel's own id.
+pub async fn by_external_id(
+    pool: &PgPool,
+    channel: i16,
+    external_id: &str,
+) -> Result<Vec<Ticket>, ApiError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tickets t JOIN categories c ON c.code = t.category_code \
+          WHERE t.channel = $1 AND t.external_id = $2"
+    ))
+    .bind(channel)
+    .bind(external_id)
     .fetch_all(pool)
     .await?;
-    for (n, r) in rows.iter().enumerate() {
-        let child: Uuid = r.get("ticket_id");
-        out.push(TicketHistoryEntry {
-            at: Some(gridloop_proto::ts(r.get("created_at"))),
-            kind: "merged".into(),
-            summary: format!(
-                "第{}次重复诉求（{}，工单 {child}）",
-                n + 1,
-                channel_name(i32::from(r.get::<i16, _>("channel")))
-            ),
-        });
-    }
-    Ok(out)
+    Ok(with_views(pool, &rows)
+        .await?
+        .into_iter()
+        .map(|s| s.ticket)
+        .collect())
 }
 
 const DEFAULT_PAGE: i64 = 20;
@@ -200,7 +258,11 @@ pub async fn find(
     .bind(size + 1)
     .fetch_all(pool)
     .await?;
-    let mut tickets: Vec<Ticket> = rows.iter().map(|r| from_row(r).ticket).collect();
+    let mut tickets: Vec<Ticket> = with_views(pool, &rows)
+        .await?
+        .into_iter()
+        .map(|s| s.ticket)
+        .collect();
     let next = if tickets.len() as i64 > size {
         tickets.truncate(size as usize);
         B64.encode(format!("o:{}", offset + size))

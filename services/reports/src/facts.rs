@@ -1,7 +1,9 @@
 //! The fact row of one ticket and how each event changes it. Pure: the consumer loads the
 //! row, applies the event, and moves the ticket's contribution in the aggregates from the old
 //! row to the new one. Facts are flags and counters set by events of one kind each, so their
-//! value does not depend on which order the events of different producers arrive in.
+//! value does not depend on which order the events of different producers arrive in. The one
+//! exception is a `discovered` that splits a merged repeat off its closed parent: it clears
+//! `merged`, and always follows the ticket's `merged` (both intake's, in intake's order).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use gridloop_lifecycle::calendar::Calendar;
@@ -144,7 +146,15 @@ impl Fact {
                     self.category_code = c.code.clone();
                 }
                 self.channel = d.channel as i16;
-                if self.grid_code.is_empty()
+                // A repeat split off a parent closed before the merge landed is a received
+                // ticket of its own from now on: no longer counted as a merged repeat, nor
+                // at its parent's grid.
+                let split = !d.split_from_ticket_id.is_empty() && self.merged;
+                if split {
+                    self.merged = false;
+                    self.worker_id.clear();
+                }
+                if (split || self.grid_code.is_empty())
                     && !self.dispatched
                     && let Some(l) = &d.location
                 {
@@ -231,4 +241,60 @@ impl Fact {
 pub fn handling_minutes(cal: &Calendar, received: DateTime<Utc>, closed: DateTime<Utc>) -> i32 {
     let hours = cal.working_hours_between(received, closed).max(0.0);
     (hours * 60.0 + 1e-9).floor() as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use gridloop_proto::v1::{Location, TicketDiscovered, TicketMerged};
+
+    use super::*;
+
+    fn event(body: Body) -> TicketEvent {
+        TicketEvent {
+            occurred_at: Some(gridloop_proto::ts(Utc::now())),
+            body: Some(body),
+            ..Default::default()
+        }
+    }
+
+    fn at(grid: &str) -> Option<Location> {
+        Some(Location {
+            grid_code: grid.into(),
+            ..Default::default()
+        })
+    }
+
+    /// A repeat merged into a parent closed first, then split off: one received ticket of its
+    /// own, at its own grid, no longer a merged repeat.
+    #[test]
+    fn a_split_repeat_counts_as_a_received_ticket_of_its_own() {
+        let cal = Calendar::china_default();
+        let mut fact = Fact::default();
+        fact.apply(
+            &event(Body::Merged(TicketMerged {
+                parent_ticket_id: "p".into(),
+                location: at("g-own"),
+                ..Default::default()
+            })),
+            Some("g-parent"),
+            &cal,
+        );
+        let merged = fact.contribution().unwrap();
+        assert_eq!(
+            (merged.counts.merged, merged.key.grid_code.as_str()),
+            (1, "g-parent")
+        );
+        fact.apply(
+            &event(Body::Discovered(TicketDiscovered {
+                split_from_ticket_id: "p".into(),
+                location: at("g-own"),
+                ..Default::default()
+            })),
+            None,
+            &cal,
+        );
+        let own = fact.contribution().unwrap();
+        assert_eq!((own.counts.received, own.counts.merged), (1, 0));
+        assert_eq!(own.key.grid_code, "g-own");
+    }
 }

@@ -70,8 +70,11 @@ impl Handler for Events {
             Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, id, d).await,
             Some(Body::Merged(m)) => {
                 merged(tx, id, &m.parent_ticket_id).await?;
+                // A parent that ended first does not count it: intake files such a repeat as
+                // a ticket of its own (a `discovered` with `split_from`).
                 sqlx::query(
-                    "UPDATE tickets SET repeat_count = GREATEST(repeat_count, $2) WHERE ticket_id = $1",
+                    "UPDATE tickets SET repeat_count = GREATEST(repeat_count, $2) \
+                     WHERE ticket_id = $1 AND NOT (loop_state->'state' ?| array['closed', 'merged'])",
                 )
                 .bind(&m.parent_ticket_id)
                 .bind(m.repeat_count as i32)
@@ -173,18 +176,46 @@ async fn discovered(
     id: &str,
     d: &TicketDiscovered,
 ) -> Result<(), Error> {
-    let state = LoopState::start(&Event::Discovered).map_err(|v| Error::Event(v.to_string()))?;
+    // A repeat that intake merged into a ticket closed first comes back as its own ticket
+    // (`split_from`): routing knows it as MERGED, and dispatches it now like a new one.
+    let split_from = Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty());
+    let split = split_from.is_some();
+    let event = Event::Discovered { split_from };
+    let state = if split {
+        let known = match tickets::lock(tx, id).await? {
+            Some(t) => apply(&t.state()?, &event),
+            None => LoopState::start(&event),
+        };
+        match known {
+            Ok(state) => state,
+            Err(v) => {
+                tracing::warn!(violation = %v, "split of a repeat routing cannot apply; ignored");
+                return Ok(());
+            }
+        }
+    } else {
+        LoopState::start(&event).map_err(|v| Error::Event(v.to_string()))?
+    };
     let json = serde_json::to_string(&state).map_err(|e| Error::Event(e.to_string()))?;
     let loc = d.location.clone().unwrap_or_default();
     let contact = d.contact.clone().unwrap_or_default();
     let category = d.category.clone().unwrap_or_default();
     // A ticket seen before (merged first, or the same ticket under another event id) is not
-    // dispatched again. The row comes back only when inserted, and is this transaction's.
+    // dispatched again — unless it is a merged repeat split off, whose row (the merge's, state
+    // only) takes the submission's facts. The row comes back only when written, and is this
+    // transaction's.
     let inserted: Option<tickets::TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO tickets (ticket_id, loop_state, category_code, category_name, urgency, \
            channel, content, address, grid_hint, lat, lng, masked_phone, citizen_key, photo_urls) \
          VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT (ticket_id) DO NOTHING RETURNING {}",
+         ON CONFLICT (ticket_id) DO UPDATE SET loop_state = EXCLUDED.loop_state, \
+           category_code = EXCLUDED.category_code, category_name = EXCLUDED.category_name, \
+           urgency = EXCLUDED.urgency, channel = EXCLUDED.channel, content = EXCLUDED.content, \
+           address = EXCLUDED.address, grid_hint = EXCLUDED.grid_hint, lat = EXCLUDED.lat, \
+           lng = EXCLUDED.lng, masked_phone = EXCLUDED.masked_phone, \
+           citizen_key = EXCLUDED.citizen_key, photo_urls = EXCLUDED.photo_urls, \
+           updated_at = now() \
+         WHERE $15 RETURNING {}",
         tickets::COLUMNS
     )))
     .bind(id)
@@ -201,6 +232,7 @@ async fn discovered(
     .bind(&contact.masked_phone)
     .bind(&contact.citizen_key)
     .bind(&d.photo_urls)
+    .bind(split)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(ticket) = inserted else {

@@ -9,7 +9,10 @@
 //!   stream — are informational: timeline only, the state does not change.
 //! - `merged` arrives without a `discovered` for the merged submission (intake sends only the
 //!   merge), so it starts that ticket as discovered and merges it; the parent counts the
-//!   repeat and escalates at the configured thresholds.
+//!   repeat and escalates at the configured thresholds. A parent already closed (or merged)
+//!   does not count it: intake splits such a repeat off with a `discovered` naming the parent
+//!   (`split_from`), and it runs the loop as a ticket of its own, so counting it on the
+//!   closed parent too would count one grievance twice.
 
 use std::sync::Arc;
 
@@ -101,7 +104,7 @@ impl Handler for Tracker {
             // intake sends no `discovered` for a merged submission: it was discovered and
             // merged in one go.
             (None, Body::Merged(_)) => {
-                LoopState::start(&Event::Discovered).and_then(|s| apply(&s, &step))
+                LoopState::start(&Event::discovered()).and_then(|s| apply(&s, &step))
             }
             (None, _) => LoopState::start(&step),
         };
@@ -188,10 +191,14 @@ impl Tracker {
         };
         match parent.loop_state.record_repeat() {
             Ok(next) => parent.loop_state = next,
-            Err(v) => {
-                // The merged ticket's own step was legal; only the parent could not take it.
-                entry.violation = true;
-                entry.violation_reason = v.to_string();
+            Err(_) => {
+                // The parent ended before the repeat reached it: not a fault of either ticket.
+                // Intake files the repeat as its own ticket (a split `discovered`), so it is
+                // not counted here; the parent's timeline says where it went.
+                entry.summary = format!(
+                    "重复诉求到达时本单已结束, 不计入; 另行立单 {}",
+                    child.ticket_id
+                );
                 store::append(tx, &entry).await?;
                 return Ok(());
             }
@@ -222,6 +229,8 @@ fn take_facts(t: &mut Ticket, body: &Body, reading: &Reading) {
             category(t, d.category.as_ref());
             t.urgency = d.urgency;
             t.grid_code = reading.grid_code.clone();
+            // A split repeat is no longer merged: it is read in its own grid from now on.
+            t.parent_ticket_id = None;
         }
         Body::Merged(m) => {
             category(t, m.category.as_ref());

@@ -76,12 +76,14 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
                 .as_ref()
                 .map(|l| l.grid_code.clone())
                 .unwrap_or_default();
-            (
-                Some(Event::Discovered),
-                who,
-                grid,
-                format!("发现: {channel} {category}"),
-            )
+            // A repeat split off a parent closed before its merge landed: the timeline says
+            // it was filed as a ticket of its own, and from which closed ticket.
+            let split_from = Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty());
+            let summary = match &split_from {
+                Some(p) => format!("另行立单: {channel} {category} (原并入工单 {p} 已销号)"),
+                None => format!("发现: {channel} {category}"),
+            };
+            (Some(Event::Discovered { split_from }), who, grid, summary)
         }
         Body::Merged(m) => (
             Some(Event::Merged {

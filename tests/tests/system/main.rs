@@ -4,6 +4,7 @@
 //! status, closure's ledger and the reports' figures — and that no event on the stream
 //! carries a phone number or a name.
 
+mod after_close;
 mod channels;
 mod checks;
 mod duty;

@@ -97,13 +97,13 @@ fn full_loop_closes_on_satisfied_rating() {
 
 #[test]
 fn only_the_first_event_may_be_discovered() {
-    assert_eq!(LoopState::start(&Event::Discovered), Ok(LoopState::new()));
+    assert_eq!(LoopState::start(&Event::discovered()), Ok(LoopState::new()));
     assert_eq!(
         LoopState::start(&dispatched("w1")).unwrap_err().to_string(),
         "cannot dispatch: ticket is UNKNOWN (no discovered event yet)"
     );
     assert_eq!(
-        err(&[Event::Discovered]),
+        err(&[Event::discovered()]),
         "cannot discover: ticket is DISCOVERED (already discovered)"
     );
 }
@@ -540,7 +540,7 @@ fn nothing_leaves_closed_or_merged() {
         parent: "t0".into(),
     }];
     let all = [
-        Event::Discovered,
+        Event::discovered(),
         Event::Merged { parent: "p".into() },
         dispatched("w1"),
         accepted("w1"),

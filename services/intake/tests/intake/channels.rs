@@ -226,6 +226,7 @@ async fn find_tickets_lists_a_phones_tickets_page_by_page() {
                 recent_days: 0,
                 page_size: 1,
                 page_token: String::new(),
+                ..Default::default()
             },
             &operator(),
         ))
@@ -243,6 +244,7 @@ async fn find_tickets_lists_a_phones_tickets_page_by_page() {
                 recent_days: 0,
                 page_size: 1,
                 page_token: first.next_page_token,
+                ..Default::default()
             },
             &operator(),
         ))

@@ -3,7 +3,9 @@
 mod batches;
 mod channels;
 mod devices;
+mod follow;
 mod idempotency;
 mod merge;
+mod nul;
 mod support;
 mod validation;
