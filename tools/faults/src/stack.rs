@@ -68,6 +68,8 @@ impl Stack {
             // Redelivery after a killed consumer comes sooner than the 30 s default.
             ("GRIDLOOP_ACK_WAIT_SECS".into(), "10".into()),
             ("RUST_LOG".into(), "info".into()),
+            // Plain log files, searchable by ticket id.
+            ("NO_COLOR".into(), "1".into()),
             (
                 format!("GRIDLOOP_{}_ADDR", service.to_ascii_uppercase()),
                 format!("127.0.0.1:{}", self.port(service)),

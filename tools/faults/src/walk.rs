@@ -69,6 +69,9 @@ async fn dispose(c: &Clients, ticket: &str, worker: &str) -> Result<(), Status> 
 pub async fn walk(c: &Clients, tally: &Tally, ticket: &str, plan: Plan, deadline: Instant) -> bool {
     tally.add("walk.started");
     let mut sent_back = false;
+    // Where routing's task stood when our last step succeeded: until routing's view moves on,
+    // the step is done and waiting is all there is to do (repeating it would only be refused).
+    let mut acted: Option<(TaskState, u32, u32)> = None;
     let mut last = String::from("never dispatched");
     let id = || GetTaskRequest {
         ticket_id: ticket.into(),
@@ -90,6 +93,11 @@ pub async fn walk(c: &Clients, tally: &Tally, ticket: &str, plan: Plan, deadline
         };
         let worker = task.worker_id.clone();
         last = format!("{:?}", task.state());
+        let here = (task.state(), task.attempt, task.rework_count);
+        if acted == Some(here) && task.state() != TaskState::Disposed {
+            pause(500).await;
+            continue;
+        }
         let step = match task.state() {
             TaskState::PendingAccept if plan.send_back && !sent_back && task.attempt <= 1 => {
                 let r = ReturnTaskRequest {
@@ -125,7 +133,10 @@ pub async fn walk(c: &Clients, tally: &Tally, ticket: &str, plan: Plan, deadline
         };
         match step {
             ("wait", _) => pause(1000).await,
-            (_, Ok(())) => pause(200).await,
+            (_, Ok(())) => {
+                acted = Some(here);
+                pause(200).await;
+            }
             (name, Err(s)) => {
                 note(tally, name, &s);
                 pause(700).await;
