@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 STACK := deploy/local/stack.sh
 
-.PHONY: help build run demo test lint bench fmt stack-up stack-down stack-status browser
+.PHONY: help build run demo test test-faults lint bench fmt stack-up stack-down stack-status browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -19,6 +19,13 @@ demo: ## start the stack and every service, load a demo town, drive 1,000 ticket
 
 test: stack-up browser ## start the local stack (and get a headless browser), then run the whole test suite
 	. .local/env && cargo test --workspace
+
+# The whole workspace's binaries, so features resolve as for `make test` and nothing is built
+# twice; the harness runs its own PostgreSQL and NATS (never the local stack's).
+test-faults: ## fault test: SIGKILL services, NATS and PostgreSQL under load, then count lost/duplicated/stuck/diverged (FAULTS_ARGS="--help")
+	cargo build --workspace --bins
+	paths=$$($(STACK) paths) && eval "$$paths" && \
+		"$${CARGO_TARGET_DIR:-target}/debug/gridloop-faults" --pg-bin "$$pg_bin" --nats-server "$$nats_server" $(FAULTS_ARGS)
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all --check

@@ -7,6 +7,8 @@
 #   deploy/local/stack.sh down     stop what `up` started
 #   deploy/local/stack.sh status   show what is running (exit 1 if something is down)
 #   deploy/local/stack.sh env      print .local/env (sourceable `export` lines)
+#   deploy/local/stack.sh paths    install what is missing, start nothing, and print where
+#                                  the binaries are (`pg_bin=<dir>`, `nats_server=<file>`)
 #
 # Works as root (PostgreSQL then runs as the `postgres` user) and as a normal user. As
 # root, missing PostgreSQL or Python packages are installed with apt-get; otherwise the
@@ -524,6 +526,15 @@ cmd_status() {
     return "$rc"
 }
 
+# Only makes sure PostgreSQL's server binaries and a new enough nats-server exist (for
+# harnesses that run their own instances, like `make test-faults`); starts nothing.
+cmd_paths() {
+    lock
+    ensure_pg_bin "$(pg_datadir)"
+    find_nats_bin
+    printf 'pg_bin=%q\nnats_server=%q\n' "$PG_BIN" "$NATS_BIN"
+}
+
 cmd_env() {
     [ -f "$ENV_FILE" ] || die "the stack is not up ($ENV_FILE is missing); run: $0 up"
     cat "$ENV_FILE"
@@ -534,8 +545,9 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
+paths) cmd_paths ;;
 *)
-    echo "usage: $0 up|down|status|env" >&2
+    echo "usage: $0 up|down|status|env|paths" >&2
     exit 2
     ;;
 esac
