@@ -150,13 +150,24 @@ impl From<sqlx::Error> for ApiError {
                         db.constraint().unwrap_or("referenced record").into(),
                     );
                 }
+                // The server going away or restarting (connection exceptions, shutdown,
+                // recovery, too many connections) and lost races the caller may simply
+                // repeat (serialization failure, deadlock): retryable, not our bug.
+                Some(code)
+                    if code.starts_with("08")
+                        || code.starts_with("57P")
+                        || matches!(code, "53300" | "40001" | "40P01") =>
+                {
+                    return ApiError::Unavailable(format!("database: {err}"));
+                }
                 _ => {}
             }
         }
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                ApiError::Unavailable(format!("database: {err}"))
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => ApiError::Unavailable(format!("database: {err}")),
             other => ApiError::Internal(format!("database: {other}")),
         }
     }

@@ -14,14 +14,16 @@
 use chrono::Utc;
 use gridloop_lifecycle::{Event, LoopState, apply};
 use gridloop_platform::Error;
-use gridloop_platform::inbox::Handler;
+use gridloop_platform::convert::state_pb;
+use gridloop_platform::inbox::{Handler, report_refusal};
 use gridloop_proto::from_ts;
 use gridloop_proto::v1::ticket_event::Body;
-use gridloop_proto::v1::{TicketEvent, TicketMerged};
+use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketMerged};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::loop_view::{self, Loop};
+use crate::submit::PRODUCER;
 use crate::{loop_facts, split};
 
 /// The kinds intake consumes: every lifecycle event (the tracker's violations are its own
@@ -66,7 +68,8 @@ impl Handler for Follow {
         let mut view = match (loop_facts::step(body), existing) {
             (None, Some(view)) => view,
             (None, None) => {
-                tracing::warn!(%id, kind = body.kind(), "event for a ticket not in intake's view; not applied");
+                let why = "intake has no discovery of this ticket";
+                report_refusal(tx, PRODUCER, event, LifecycleState::Unspecified, why).await?;
                 return Ok(());
             }
             (Some(step), existing) => {
@@ -86,8 +89,11 @@ impl Handler for Follow {
                         view
                     }
                     Err(violation) => {
-                        // The tracker records violations; intake keeps its view consistent.
-                        tracing::warn!(%id, %violation, "event refused by the loop rules; not applied to intake's view");
+                        let from = existing
+                            .as_ref()
+                            .map(|v| state_pb(&v.loop_state.state))
+                            .unwrap_or(LifecycleState::Unspecified);
+                        report_refusal(tx, PRODUCER, event, from, &violation.to_string()).await?;
                         return Ok(());
                     }
                 }

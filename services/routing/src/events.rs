@@ -67,9 +67,9 @@ impl Handler for Events {
             now: Utc::now(),
         };
         match &event.body {
-            Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, id, d).await,
+            Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, event, d).await,
             Some(Body::Merged(m)) => {
-                merged(tx, id, &m.parent_ticket_id).await?;
+                merged(tx, event, &m.parent_ticket_id).await?;
                 // A parent that ended first does not count it: intake files such a repeat as
                 // a ticket of its own (a `discovered` with `split_from`).
                 sqlx::query(
@@ -168,28 +168,36 @@ async fn set_current(tx: &mut PgConnection, ticket: &str, state: i16) -> Result<
     Ok(())
 }
 
-#[tracing::instrument(skip_all, fields(ticket_id = %id))]
+#[tracing::instrument(skip_all, fields(ticket_id = %pb_event.ticket_id))]
 async fn discovered(
     tx: &mut PgConnection,
     index: &Index,
     ctx: &Ctx<'_>,
-    id: &str,
+    pb_event: &TicketEvent,
     d: &TicketDiscovered,
 ) -> Result<(), Error> {
+    let id = pb_event.ticket_id.as_str();
     // A repeat that intake merged into a ticket closed first comes back as its own ticket
     // (`split_from`): routing knows it as MERGED, and dispatches it now like a new one.
     let split_from = Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty());
     let split = split_from.is_some();
     let event = Event::Discovered { split_from };
     let state = if split {
-        let known = match tickets::lock(tx, id).await? {
-            Some(t) => apply(&t.state()?, &event),
+        let current = tickets::lock(tx, id)
+            .await?
+            .map(|t| t.state())
+            .transpose()?;
+        let known = match &current {
+            Some(s) => apply(s, &event),
             None => LoopState::start(&event),
         };
         match known {
             Ok(state) => state,
             Err(v) => {
-                tracing::warn!(violation = %v, "split of a repeat routing cannot apply; ignored");
+                let from = current
+                    .map(|s| state_pb(&s.state))
+                    .unwrap_or(pb::LifecycleState::Unspecified);
+                report_refusal(tx, PRODUCER, pb_event, from, &v.to_string()).await?;
                 return Ok(());
             }
         }
@@ -254,18 +262,23 @@ async fn discovered(
 }
 
 /// Records a merged ticket so that a later `discovered` for it dispatches nothing.
-async fn merged(tx: &mut PgConnection, id: &str, parent: &str) -> Result<(), Error> {
+async fn merged(tx: &mut PgConnection, pb_event: &TicketEvent, parent: &str) -> Result<(), Error> {
+    let id = pb_event.ticket_id.as_str();
     let event = Event::Merged {
         parent: parent.to_owned(),
     };
     let state = match tickets::lock(tx, id).await? {
-        Some(t) => match apply(&t.state()?, &event) {
-            Ok(s) => s,
-            Err(v) => {
-                tracing::warn!(ticket_id = %id, violation = %v, "merge of a dispatched ticket; ignored");
-                return Ok(());
+        Some(t) => {
+            let current = t.state()?;
+            match apply(&current, &event) {
+                Ok(s) => s,
+                Err(v) => {
+                    let from = state_pb(&current.state);
+                    report_refusal(tx, PRODUCER, pb_event, from, &v.to_string()).await?;
+                    return Ok(());
+                }
             }
-        },
+        }
         None => apply(&LoopState::new(), &event).map_err(|v| Error::Event(v.to_string()))?,
     };
     let json = serde_json::to_string(&state).map_err(|e| Error::Event(e.to_string()))?;

@@ -25,10 +25,17 @@ use crate::clients::{Clients, retrying};
 use crate::load::Acked;
 use crate::stack::{SERVICES, Stack};
 
-const CONSUMERS: [&str; 4] = ["routing", "closure", "tracker", "reports"];
+/// Each service with the event kinds its consumer reads (empty: all).
+const CONSUMERS: [(&str, &[&str]); 5] = [
+    ("intake", gridloop_intake::VIEW.kinds),
+    ("routing", gridloop_routing::VIEW.kinds),
+    ("closure", gridloop_closure::VIEW.kinds),
+    ("tracker", gridloop_tracker::VIEW.kinds),
+    ("reports", gridloop_reports::VIEW.kinds),
+];
 
-/// Waits, at most `limit`, until no outbox holds an unsent row, every consumer has
-/// acknowledged everything on the stream, and the stream did not move meanwhile. On time
+/// Waits, at most `limit`, until no outbox holds an unsent row, every consumer has applied
+/// everything of its kinds on the stream, and the stream did not move meanwhile. On time
 /// out, the last thing seen busy.
 pub async fn settle(stack: &Stack, limit: Duration) -> Result<Duration, String> {
     let start = Instant::now();
@@ -58,21 +65,25 @@ async fn quiet(stack: &Stack) -> Result<(), String> {
         .map_err(|e| format!("stream info: {e}"))?
         .state
         .last_sequence;
-    for name in CONSUMERS {
-        let info = stream
-            .consumer_info(name)
-            .await
-            .map_err(|e| format!("consumer {name}: {e}"))?;
-        if info.num_pending > 0 || info.num_ack_pending > 0 {
-            return Err(format!(
-                "{name}: {} pending, {} unacknowledged",
-                info.num_pending, info.num_ack_pending
-            ));
-        }
-    }
     let db = sqlx::PgPool::connect(&stack.database_url())
         .await
         .map_err(|e| format!("postgres: {e}"))?;
+    // Each consumer keeps its position in the stream in its own schema.
+    for (name, kinds) in CONSUMERS {
+        let position: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT stream_seq FROM {name}.consumer_position"
+        )))
+        .fetch_optional(&db)
+        .await
+        .map_err(|e| format!("{name}.consumer_position: {e}"))?;
+        let last = last_of(&mut stream, kinds).await?;
+        let position = position.unwrap_or(0) as u64;
+        if position < last {
+            return Err(format!(
+                "{name}: applied up to {position}, its last event is {last}"
+            ));
+        }
+    }
     for schema in SERVICES {
         let unsent: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
@@ -280,4 +291,28 @@ async fn discovered(stack: &Stack) -> Result<HashMap<String, HashSet<String>>, S
         }
     }
     Ok(out)
+}
+
+/// The sequence of the last event of any of `kinds` (any kind when empty); 0 when none.
+async fn last_of(stream: &mut jetstream::stream::Stream, kinds: &[&str]) -> Result<u64, String> {
+    use jetstream::stream::LastRawMessageErrorKind;
+    if kinds.is_empty() {
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| format!("stream info: {e}"))?;
+        return Ok(info.state.last_sequence);
+    }
+    let mut last = 0;
+    for kind in kinds {
+        match stream
+            .get_last_raw_message_by_subject(&format!("tickets.{kind}"))
+            .await
+        {
+            Ok(m) => last = last.max(m.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(format!("last {kind}: {e}")),
+        }
+    }
+    Ok(last)
 }

@@ -65,8 +65,6 @@ impl Stack {
             ("GRIDLOOP_SUBJECT_PREFIX".into(), "tickets".into()),
             ("GRIDLOOP_JWT_SECRET".into(), self.jwt_secret.clone()),
             ("GRIDLOOP_DB_MAX_CONNECTIONS".into(), "8".into()),
-            // Redelivery after a killed consumer comes sooner than the 30 s default.
-            ("GRIDLOOP_ACK_WAIT_SECS".into(), "10".into()),
             ("RUST_LOG".into(), "info".into()),
             // Plain log files, searchable by ticket id.
             ("NO_COLOR".into(), "1".into()),

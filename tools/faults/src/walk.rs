@@ -47,8 +47,7 @@ impl Plan {
     }
 }
 
-/// 处置 by `worker`. The holding worker's task is decided in one place: the lead points this
-/// at `RoutingService.SubmitDisposal` (same request message) once routing takes disposals.
+/// 处置 by `worker`, decided by routing with the rest of the worker's task.
 async fn dispose(c: &Clients, ticket: &str, worker: &str) -> Result<(), Status> {
     let r = SubmitDisposalRequest {
         ticket_id: ticket.into(),
@@ -58,7 +57,7 @@ async fn dispose(c: &Clients, ticket: &str, worker: &str) -> Result<(), Status> 
         disposed_at: Some(gridloop_proto::ts(chrono::Utc::now())),
         unresolvable_reason: String::new(),
     };
-    c.closure
+    c.routing
         .clone()
         .submit_disposal(c.worker(r, worker))
         .await
