@@ -8,13 +8,12 @@ use gridloop_proto::v1::{self as pb, TicketEvent, ticket_event::Body};
 /// The lifecycle step an event is, as the tracker reads it; `None` for the kinds that do not
 /// move a ticket (overdue, escalated, violation).
 pub fn lifecycle_event(event: &TicketEvent) -> Option<Event> {
-    let rating = |raw: i32| match pb::Rating::try_from(raw) {
-        Ok(pb::Rating::Satisfied) => Some(Rating::Satisfied),
-        Ok(pb::Rating::BasicallySatisfied) => Some(Rating::BasicallySatisfied),
-        Ok(pb::Rating::Dissatisfied) => Some(Rating::Dissatisfied),
-        _ => None,
-    };
-    Some(match event.body.as_ref()? {
+    lifecycle_step(event.body.as_ref()?)
+}
+
+/// The lifecycle step of an event's body, as [`lifecycle_event`].
+pub fn lifecycle_step(body: &Body) -> Option<Event> {
+    Some(match body {
         Body::Discovered(d) => Event::Discovered {
             split_from: Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty()),
         },
@@ -76,5 +75,16 @@ pub fn state_pb(s: &gridloop_lifecycle::State) -> pb::LifecycleState {
         State::Feedback { .. } => pb::LifecycleState::Feedback,
         State::Closed { .. } => pb::LifecycleState::Closed,
         State::Merged { .. } => pb::LifecycleState::Merged,
+    }
+}
+
+/// A rating on the wire; `None` for RATING_UNSPECIFIED (a callback that did not reach the
+/// citizen).
+pub fn rating(raw: i32) -> Option<Rating> {
+    match pb::Rating::try_from(raw) {
+        Ok(pb::Rating::Satisfied) => Some(Rating::Satisfied),
+        Ok(pb::Rating::BasicallySatisfied) => Some(Rating::BasicallySatisfied),
+        Ok(pb::Rating::Dissatisfied) => Some(Rating::Dissatisfied),
+        _ => None,
     }
 }

@@ -2,7 +2,7 @@
 //! types and the wire enums. Inside the service these values are always valid.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use gridloop_lifecycle::{ExemptionKind, Rating, State};
+use gridloop_lifecycle::{ExemptionKind, Rating};
 use gridloop_platform::ApiError;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
@@ -139,16 +139,7 @@ pub fn exemption_kind_pb(k: ExemptionKind) -> pb::ExemptionKind {
     }
 }
 
-pub fn state_pb(s: &State) -> pb::LifecycleState {
-    match s {
-        State::Discovered => pb::LifecycleState::Discovered,
-        State::Reported(_) => pb::LifecycleState::Reported,
-        State::Disposed { .. } => pb::LifecycleState::Disposed,
-        State::Feedback { .. } => pb::LifecycleState::Feedback,
-        State::Closed { .. } => pb::LifecycleState::Closed,
-        State::Merged { .. } => pb::LifecycleState::Merged,
-    }
-}
+pub use gridloop_platform::convert::state_pb;
 
 /// Instants `[from, until)`; a missing end is open.
 pub type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);

@@ -5,11 +5,12 @@
 //! close. Each event is checked with the lifecycle rules like any other step; the inbox makes
 //! a redelivered event a no-op.
 
-use gridloop_lifecycle::{DisposalKind, Event, LoopState, apply};
+use gridloop_lifecycle::{LoopState, apply};
+use gridloop_platform::convert::lifecycle_step;
 use gridloop_platform::inbox::{Handler, report_refusal};
 use gridloop_proto::from_ts;
 use gridloop_proto::v1::{
-    DisposalType, LifecycleState, TicketDispatched, TicketDisposed, TicketEvent, ticket_event::Body,
+    LifecycleState, TicketDispatched, TicketDisposed, TicketEvent, ticket_event::Body,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -30,28 +31,9 @@ impl Handler for View {
             tracing::warn!(ticket_id = %event.ticket_id, "event for a ticket id that is not a UUID; ignored");
             return Ok(());
         };
-        let step = match &event.body {
-            Some(Body::Dispatched(d)) => Event::Dispatched {
-                grid: d.grid_code.clone(),
-                worker: d.worker_id.clone(),
-            },
-            Some(Body::Accepted(a)) => Event::Accepted {
-                worker: a.worker_id.clone(),
-            },
-            Some(Body::Returned(r)) => Event::Returned {
-                reason: r.reason_text.clone(),
-            },
-            Some(Body::Transferred(t)) => Event::Transferred {
-                to_grid: t.to_grid_code.clone(),
-            },
-            Some(Body::Disposed(d)) => Event::Disposed {
-                kind: if d.disposal_type == DisposalType::Unresolvable as i32 {
-                    DisposalKind::Unresolvable
-                } else {
-                    DisposalKind::Resolved
-                },
-            },
-            _ => return Ok(()),
+        // Only the kinds closure consumes arrive here (`CONSUMED`).
+        let Some(step) = event.body.as_ref().and_then(lifecycle_step) else {
+            return Ok(());
         };
         let existing = store::lock(tx, id).await?;
         let mut ticket = match (existing, &event.body) {

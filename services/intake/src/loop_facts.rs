@@ -4,7 +4,8 @@
 //! from a person, which could hold a phone number.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::{CloseBasis, DisposalKind, Event, ExemptionKind, Feedback, Rating};
+use gridloop_lifecycle::{Event, Rating};
+use gridloop_platform::convert::rating;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1::{self as pb, ticket_event::Body};
 
@@ -14,65 +15,7 @@ use crate::loop_view::{Exemption, Loop, Step};
 /// violation), which the tracker records without changing the state, and so does intake.
 /// Read as the tracker reads it, so both views agree.
 pub fn step(body: &Body) -> Option<Event> {
-    Some(match body {
-        Body::Discovered(d) => Event::Discovered {
-            split_from: Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty()),
-        },
-        Body::Merged(m) => Event::Merged {
-            parent: m.parent_ticket_id.clone(),
-        },
-        Body::Dispatched(d) => Event::Dispatched {
-            grid: d.grid_code.clone(),
-            worker: d.worker_id.clone(),
-        },
-        Body::Accepted(a) => Event::Accepted {
-            worker: a.worker_id.clone(),
-        },
-        Body::Returned(r) => Event::Returned {
-            reason: r.reason_text.clone(),
-        },
-        Body::Transferred(t) => Event::Transferred {
-            to_grid: t.to_grid_code.clone(),
-        },
-        Body::Unroutable(u) => Event::Unroutable {
-            reason: u.reason.clone(),
-        },
-        Body::Disposed(d) => Event::Disposed {
-            kind: match pb::DisposalType::try_from(d.disposal_type) {
-                Ok(pb::DisposalType::Unresolvable) => DisposalKind::Unresolvable,
-                _ => DisposalKind::Resolved,
-            },
-        },
-        Body::FeedbackRecorded(f) => Event::FeedbackRecorded {
-            feedback: match rating(f.rating) {
-                Some(r) => Feedback::Rated(r),
-                None => Feedback::Unreached,
-            },
-        },
-        Body::Closed(c) => Event::Closed {
-            basis: match &c.basis {
-                Some(pb::ticket_closed::Basis::Exemption(e)) => CloseBasis::Exemption {
-                    kind: match pb::ExemptionKind::try_from(e.kind) {
-                        Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
-                        _ => ExemptionKind::CitizenUnreachable,
-                    },
-                    reason: e.reason.clone(),
-                },
-                _ => CloseBasis::Rating,
-            },
-        },
-        Body::Reopened(_) => Event::Reopened,
-        Body::Overdue(_) | Body::Escalated(_) | Body::Violation(_) => return None,
-    })
-}
-
-fn rating(raw: i32) -> Option<Rating> {
-    match pb::Rating::try_from(raw) {
-        Ok(pb::Rating::Satisfied) => Some(Rating::Satisfied),
-        Ok(pb::Rating::BasicallySatisfied) => Some(Rating::BasicallySatisfied),
-        Ok(pb::Rating::Dissatisfied) => Some(Rating::Dissatisfied),
-        _ => None,
-    }
+    gridloop_platform::convert::lifecycle_step(body)
 }
 
 fn rating_name(raw: i32) -> &'static str {

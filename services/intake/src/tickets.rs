@@ -91,16 +91,7 @@ fn from_row(r: &PgRow) -> Stored {
     }
 }
 
-fn state_pb(s: &State) -> LifecycleState {
-    match s {
-        State::Discovered => LifecycleState::Discovered,
-        State::Reported(_) => LifecycleState::Reported,
-        State::Disposed { .. } => LifecycleState::Disposed,
-        State::Feedback { .. } => LifecycleState::Feedback,
-        State::Closed { .. } => LifecycleState::Closed,
-        State::Merged { .. } => LifecycleState::Merged,
-    }
-}
+use gridloop_platform::convert::state_pb;
 
 /// `t` with where its loop stands, from intake's view of the stream.
 fn with_view(mut t: Ticket, v: &Loop) -> Ticket {

@@ -1,6 +1,6 @@
 //! Values parsed at the edge and the mapping between the lifecycle's types and wire enums.
 
-use gridloop_lifecycle::{SlaSpan, State};
+use gridloop_lifecycle::SlaSpan;
 use gridloop_platform::ApiError;
 use gridloop_proto::v1 as pb;
 use uuid::Uuid;
@@ -9,16 +9,7 @@ pub fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
 }
 
-pub fn state_pb(state: &State) -> pb::LifecycleState {
-    match state {
-        State::Discovered => pb::LifecycleState::Discovered,
-        State::Reported(_) => pb::LifecycleState::Reported,
-        State::Disposed { .. } => pb::LifecycleState::Disposed,
-        State::Feedback { .. } => pb::LifecycleState::Feedback,
-        State::Closed { .. } => pb::LifecycleState::Closed,
-        State::Merged { .. } => pb::LifecycleState::Merged,
-    }
-}
+pub use gridloop_platform::convert::state_pb;
 
 pub use gridloop_platform::auth::in_scope;
 

@@ -2,7 +2,8 @@
 //! kinds), who acted, which grid is involved and a one-line summary for the timeline. Nothing
 //! here keeps a phone number: actors are ids, and text passes [`mask_digits`].
 
-use gridloop_lifecycle::{CloseBasis, DisposalKind, Event, ExemptionKind, Feedback, Rating};
+use gridloop_lifecycle::{Event, ExemptionKind, Rating};
+use gridloop_platform::convert::{lifecycle_step, rating};
 use gridloop_proto::v1 as pb;
 use pb::ticket_event::Body;
 
@@ -30,15 +31,6 @@ fn actor(a: Option<&pb::Actor>) -> (String, pb::ActorRole) {
     }
 }
 
-fn rating(raw: i32) -> Option<Rating> {
-    match pb::Rating::try_from(raw) {
-        Ok(pb::Rating::Satisfied) => Some(Rating::Satisfied),
-        Ok(pb::Rating::BasicallySatisfied) => Some(Rating::BasicallySatisfied),
-        Ok(pb::Rating::Dissatisfied) => Some(Rating::Dissatisfied),
-        _ => None,
-    }
-}
-
 fn rating_name(r: Rating) -> &'static str {
     match r {
         Rating::Satisfied => "满意",
@@ -57,7 +49,8 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
     let worker = pb::ActorRole::Worker;
     let system = pb::ActorRole::System;
     let service_actor = (producer.to_owned(), system);
-    let (step, (actor_id, actor_role), grid_code, summary) = match body? {
+    let body = body?;
+    let ((actor_id, actor_role), grid_code, summary) = match body {
         Body::Discovered(d) => {
             let by = actor(d.submitted_by.as_ref());
             let who = match &d.submitted_by {
@@ -83,12 +76,9 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
                 Some(p) => format!("另行立单: {channel} {category} (原并入工单 {p} 已销号)"),
                 None => format!("发现: {channel} {category}"),
             };
-            (Some(Event::Discovered { split_from }), who, grid, summary)
+            (who, grid, summary)
         }
         Body::Merged(m) => (
-            Some(Event::Merged {
-                parent: m.parent_ticket_id.clone(),
-            }),
             match &m.contact {
                 Some(c) => (c.citizen_key.clone(), pb::ActorRole::Citizen),
                 None => (String::new(), pb::ActorRole::Unspecified),
@@ -109,10 +99,6 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
                 _ => "",
             };
             (
-                Some(Event::Dispatched {
-                    grid: d.grid_code.clone(),
-                    worker: d.worker_id.clone(),
-                }),
                 service_actor,
                 d.grid_code.clone(),
                 format!(
@@ -122,9 +108,6 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
             )
         }
         Body::Accepted(a) => (
-            Some(Event::Accepted {
-                worker: a.worker_id.clone(),
-            }),
             (a.worker_id.clone(), worker),
             a.grid_code.clone(),
             if a.on_time {
@@ -135,17 +118,11 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
             .to_string(),
         ),
         Body::Returned(r) => (
-            Some(Event::Returned {
-                reason: r.reason_text.clone(),
-            }),
             (r.worker_id.clone(), worker),
             r.grid_code.clone(),
             format!("退单: {}", short(&r.reason_text)),
         ),
         Body::Transferred(t) => (
-            Some(Event::Transferred {
-                to_grid: t.to_grid_code.clone(),
-            }),
             actor(t.transferred_by.as_ref()),
             t.to_grid_code.clone(),
             format!(
@@ -156,9 +133,6 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
             ),
         ),
         Body::Unroutable(u) => (
-            Some(Event::Unroutable {
-                reason: u.reason.clone(),
-            }),
             service_actor,
             u.fallback_grid_code.clone(),
             format!(
@@ -168,10 +142,6 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
             ),
         ),
         Body::Disposed(d) => {
-            let kind = match pb::DisposalType::try_from(d.disposal_type) {
-                Ok(pb::DisposalType::Unresolvable) => DisposalKind::Unresolvable,
-                _ => DisposalKind::Resolved,
-            };
             let what = match pb::DisposalType::try_from(d.disposal_type) {
                 Ok(pb::DisposalType::Resolved) => "已解决",
                 Ok(pb::DisposalType::Explained) => "已解释说明",
@@ -179,67 +149,44 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
                 _ => "未注明",
             };
             (
-                Some(Event::Disposed { kind }),
                 (d.worker_id.clone(), worker),
                 d.grid_code.clone(),
                 format!("处置: {what}"),
             )
         }
         Body::FeedbackRecorded(f) => {
-            let (feedback, text) = match rating(f.rating) {
-                Some(r) if f.reached || f.rating != 0 => {
-                    (Feedback::Rated(r), rating_name(r).to_string())
-                }
-                _ => (
-                    Feedback::Unreached,
-                    format!("回访未接通 (第{}次)", f.unreached_attempts),
-                ),
+            let text = match rating(f.rating) {
+                Some(r) => rating_name(r).to_string(),
+                None => format!("回访未接通 (第{}次)", f.unreached_attempts),
             };
-            (
-                Some(Event::FeedbackRecorded { feedback }),
-                actor(f.recorded_by.as_ref()),
-                String::new(),
-                text,
-            )
+            (actor(f.recorded_by.as_ref()), String::new(), text)
         }
         Body::Closed(c) => {
-            let (basis, who, text) = match &c.basis {
+            let (who, text) = match &c.basis {
                 Some(pb::ticket_closed::Basis::Exemption(e)) => {
                     let kind = match pb::ExemptionKind::try_from(e.kind) {
                         Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
                         _ => ExemptionKind::CitizenUnreachable,
                     };
                     (
-                        CloseBasis::Exemption {
-                            kind,
-                            reason: e.reason.clone(),
-                        },
                         actor(e.approved_by.as_ref()),
                         format!("销号 (豁免 {}: {})", kind.name(), short(&e.reason)),
                     )
                 }
                 Some(pb::ticket_closed::Basis::Rating(r)) => (
-                    CloseBasis::Rating,
                     service_actor,
                     format!("销号 ({})", rating(*r).map(rating_name).unwrap_or("未评价")),
                 ),
-                None => (CloseBasis::Rating, service_actor, "销号".to_string()),
+                None => (service_actor, "销号".to_string()),
             };
-            (
-                Some(Event::Closed { basis }),
-                who,
-                c.grid_code.clone(),
-                text,
-            )
+            (who, c.grid_code.clone(), text)
         }
         Body::Reopened(r) => (
-            Some(Event::Reopened),
             service_actor,
             r.grid_code.clone(),
             format!("返工 (第{}次)", r.rework_count),
         ),
         Body::Overdue(o) => (
-            None,
             service_actor,
             o.grid_code.clone(),
             format!("督办: {}超期", kind_name(o.deadline_kind)),
@@ -252,7 +199,6 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
                 _ => format!("{}超期", kind_name(e.deadline_kind)),
             };
             (
-                None,
                 service_actor,
                 e.grid_code.clone(),
                 format!(
@@ -264,14 +210,13 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
             )
         }
         Body::Violation(v) => (
-            None,
             service_actor,
             String::new(),
             format!("违规事件 {}: {}", v.attempted, short(&v.reason)),
         ),
     };
     Some(Reading {
-        step,
+        step: lifecycle_step(body),
         actor_id: mask_digits(&actor_id),
         actor_role,
         grid_code,
