@@ -329,6 +329,8 @@ impl<H: Handler> Consumer<H> {
                         return Ok(());
                     }
                     Ok(Err(error)) => {
+                        // Handler errors may quote data: no phone number goes into a log.
+                        let error = crate::pii::mask_digits(&error);
                         if !self.database_answers().await {
                             // The failure may be the database going away: not the event's fault.
                             return Err(Stop::Reread(format!(
@@ -487,6 +489,9 @@ pub async fn report_refusal(
     reason: &str,
 ) -> Result<(), Error> {
     let attempted = event.kind().unwrap_or("unknown");
+    // Reasons quote errors and other services' text: no phone number leaves in one.
+    let reason = crate::pii::mask_digits(reason);
+    let reason = reason.as_str();
     tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, kind = attempted, service, %reason, "event refused; reported as a violation");
     let body = Body::Violation(TicketViolation {
         attempted: attempted.to_string(),

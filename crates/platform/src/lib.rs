@@ -27,6 +27,7 @@ pub mod leader;
 pub mod nats;
 pub mod ops;
 pub mod outbox;
+pub mod pii;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
