@@ -176,7 +176,7 @@ fn leader_with_county() -> String {
 pub fn shanghai_date(t: DateTime<Utc>) -> Date {
     use chrono::Datelike;
     let d = t
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+        .with_timezone(&gridloop_lifecycle::calendar::shanghai())
         .date_naive();
     Date {
         year: d.year(),

@@ -166,8 +166,7 @@ pub fn date_range(range: Option<&pb::DateRange>) -> Result<Span, ApiError> {
     {
         return Err(ApiError::invalid("dates", "start is after end"));
     }
-    // China keeps no daylight saving time: Asia/Shanghai is UTC+8 all year.
-    let shanghai = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let shanghai = gridloop_lifecycle::calendar::shanghai();
     let midnight = |d: NaiveDate| {
         shanghai
             .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))

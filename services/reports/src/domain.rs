@@ -6,16 +6,13 @@
 //! 6 characters (e.g. 341504), town 9 (341504100), village 12 (341504100201), group more
 //! than 12. The grid at level L above a ticket's grid is the prefix of L's length.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_proto::v1 as pb;
 use pb::{GridLevel, PeriodUnit};
 
-/// China keeps no daylight saving time: Asia/Shanghai is UTC+8 all year.
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}
+pub use gridloop_lifecycle::calendar::shanghai;
 
 pub fn shanghai_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&shanghai()).date_naive()

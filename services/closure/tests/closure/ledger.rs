@@ -1,6 +1,6 @@
 //! The 台账: append-only in the database, and read by grid subtree, dates and pages.
 
-use chrono::{Datelike, FixedOffset, Utc};
+use chrono::{Datelike, Utc};
 use gridloop_platform::auth::Role;
 use gridloop_proto::v1 as pb;
 use sqlx::{Connection, PgConnection};
@@ -158,7 +158,7 @@ async fn get_ledger_pages_a_grid_subtree_and_date_range() {
 
     // Dates are Shanghai calendar days.
     let today = Utc::now()
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
+        .with_timezone(&gridloop_lifecycle::calendar::shanghai())
         .date_naive();
     let day = |d: chrono::NaiveDate| pb::Date {
         year: d.year(),

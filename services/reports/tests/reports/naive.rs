@@ -105,7 +105,7 @@ pub struct Scope<'a> {
 }
 
 pub fn day(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+    t.with_timezone(&gridloop_lifecycle::calendar::shanghai())
         .date_naive()
 }
 

@@ -145,8 +145,7 @@ pub fn cst(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         .unwrap()
         .and_hms_opt(h, min, 0)
         .unwrap();
-    chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap()
+    gridloop_lifecycle::calendar::shanghai()
         .from_local_datetime(&local)
         .unwrap()
         .with_timezone(&Utc)
