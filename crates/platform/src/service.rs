@@ -4,7 +4,7 @@
 //! ```text
 //! let mut host = Host::start(cfg, &MIGRATOR, shutdown).await?;
 //! host.spawn_relay();
-//! host.spawn_consumer(&["dispatched", "accepted"], MyHandler { .. });
+//! host.spawn_consumer(&VIEW, MyHandler { .. }); // VIEW: the kinds it consumes, its view
 //! let port = host.port();
 //! host.serve(routes, &[MY_SERVICE_NAME]).await?;
 //! ```
@@ -82,12 +82,13 @@ impl Host {
         self.tasks.spawn(relay.run(self.shutdown.clone()));
     }
 
-    /// Runs the service's durable consumer for `kinds` (empty: every event) until shutdown.
-    /// Of several replicas, one consumes at a time (see [`crate::leader`]).
-    pub fn spawn_consumer<H: Handler>(&mut self, kinds: &[&str], handler: H) {
+    /// Runs the service's consumer of the kinds its `spec` declares (the same declaration
+    /// `verify` reads) until shutdown. Of several replicas, one consumes at a time (see
+    /// [`crate::leader`]).
+    pub fn spawn_consumer<H: Handler>(&mut self, spec: &crate::verify::Spec, handler: H) {
         let opts = ConsumerOptions {
             durable: self.cfg.service.clone(),
-            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            kinds: spec.kinds.iter().map(|k| k.to_string()).collect(),
             max_deliveries: self.cfg.max_deliveries,
         };
         self.tasks.spawn(leader::run(

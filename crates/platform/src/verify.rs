@@ -44,7 +44,8 @@ pub enum View {
     Facts { query: &'static str },
 }
 
-/// What a service consumes and how it keeps its view.
+/// What a service consumes and how it keeps its view: the one declaration its consumer
+/// ([`crate::service::Host::spawn_consumer`]) and `verify` both read.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     /// The event kinds its consumer reads; empty: every kind.

@@ -102,7 +102,7 @@ impl App {
     pub async fn run(self) -> Result<(), Error> {
         let App { mut host, settings } = self;
         host.spawn_relay();
-        host.spawn_consumer(CONSUMED, events::View);
+        host.spawn_consumer(&VIEW, events::View);
         let svc = api::Closure::new(host.pool.clone(), settings);
         let server =
             ClosureServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);

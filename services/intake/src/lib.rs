@@ -88,7 +88,7 @@ impl App {
     pub async fn run(self) -> Result<(), gridloop_platform::Error> {
         let App { mut host, api } = self;
         host.spawn_relay();
-        host.spawn_consumer(follow::KINDS, follow::Follow);
+        host.spawn_consumer(&VIEW, follow::Follow);
         let server =
             IntakeServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);
         host.serve_authenticated(server).await

@@ -102,7 +102,7 @@ impl App {
         // service's, so the shape stays the same.
         host.spawn_relay();
         let calendar = Arc::new(Calendar::china_default());
-        host.spawn_consumer(&[], events::Aggregator { calendar });
+        host.spawn_consumer(&VIEW, events::Aggregator { calendar });
         let page = web::router(web::Web {
             pool: host.pool.clone(),
             auth: host.auth.clone(),

@@ -98,10 +98,7 @@ impl App {
             index,
         } = self;
         host.spawn_relay();
-        host.spawn_consumer(
-            events::KINDS,
-            events::Events::new(cal.clone(), index.clone()),
-        );
+        host.spawn_consumer(&VIEW, events::Events::new(cal.clone(), index.clone()));
         let api = api::Api {
             pool: host.pool.clone(),
             cal,

@@ -119,7 +119,7 @@ impl App {
         // Every kind; the platform lets one replica consume at a time, so verdicts see the
         // stream's order.
         host.spawn_consumer(
-            &[],
+            &VIEW,
             events::Tracker {
                 clock: clock.clone(),
                 settings,
