@@ -7,9 +7,20 @@
 //! year; default month), `date` (YYYY-MM-DD inside the period; default today), or `from` and
 //! `to` (YYYY-MM-DD, a custom range instead of the period), `level` (town, village or group:
 //! the rows; default the root's children).
+//!
+//! The markup is written with maud's `html!`, which escapes every spliced value by
+//! construction: a grid name, row label or query parameter can only become text or an
+//! attribute value, never markup, unless the code says `PreEscaped` (used once, for the
+//! constant style sheet). maud rather than askama: the page is built from Rust values the
+//! module already computes (`cells`, the chart series), so a macro that splices them directly
+//! keeps the page and its data in one place and type-checked by the compiler, where askama
+//! would add a template file, a context struct to mirror those values, and to the build a
+//! template parser (`winnow`, `rustc-hash`) plus, with its default `config` feature, a TOML
+//! reader. maud 0.27 adds three small crates (`maud`, `maud_macros`,
+//! `proc-macro2-diagnostics`) on the `syn` 2 already in the tree, and none of its framework
+//! features: the handler hands axum a `String`.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -20,6 +31,7 @@ use chrono::NaiveDate;
 use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Authenticator, Caller};
 use gridloop_proto::v1::{self as pb, GridLevel, PeriodUnit, RankBy, ReportDimension};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sqlx::PgPool;
 
 use crate::domain::{self, Filter};
@@ -35,21 +47,21 @@ pub fn router(web: Web) -> Router {
     Router::new().route("/", get(page)).with_state(web)
 }
 
-/// HTML-escapes text.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 fn error_page(code: StatusCode, msg: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>报表</title><body><p id=\"error\">{}</p></body></html>",
-        esc(msg)
-    );
-    (code, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    let body = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            meta charset="utf-8";
+            title { "报表" }
+            body { p id="error" { (msg) } }
+        }
+    };
+    (
+        code,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(body.into_string()),
+    )
+        .into_response()
 }
 
 fn api_error(e: ApiError) -> Response {
@@ -241,24 +253,30 @@ fn date_text(d: Option<&pb::Date>) -> String {
         .unwrap_or_default()
 }
 
-fn row_html(
-    out: &mut String,
-    attrs: &str,
-    label: &str,
-    i: &pb::Indicators,
-    id_prefix: Option<&str>,
-) {
-    let _ = write!(out, "<tr {attrs}><th scope=\"row\">{}</th>", esc(label));
-    for (field, shown, value) in cells(i) {
-        let id = id_prefix
-            .map(|p| format!(" id=\"{p}{field}\""))
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "<td{id} data-field=\"{field}\" data-value=\"{value}\">{shown}</td>"
-        );
+/// The page's style sheet. A compile-time constant, so it goes in as written: the contents of
+/// `<style>` are raw text to the HTML parser, where escaping the quotes would break the CSS.
+const STYLE: &str = r#"body{font-family:"Noto Sans CJK SC","Noto Sans SC",sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;font-size:13px}th[scope=row]{text-align:left}thead th{background:#f3f4f6}.charts{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}figcaption{font-weight:bold;margin-bottom:4px}form{margin:12px 0}"#;
+
+const PERIODS: &[(&str, &str)] = &[
+    ("day", "日"),
+    ("week", "周"),
+    ("month", "月"),
+    ("quarter", "季"),
+    ("year", "年"),
+];
+
+/// One table row; with `id_prefix`, each cell also gets an id (`total-closed`).
+fn row(key: &str, label: &str, i: &pb::Indicators, id_prefix: Option<&str>) -> Markup {
+    html! {
+        tr data-key=(key) {
+            th scope="row" { (label) }
+            @for (field, shown, value) in cells(i) {
+                td id=[id_prefix.map(|p| format!("{p}{field}"))] data-field=(field) data-value=(value) {
+                    (shown)
+                }
+            }
+        }
     }
-    out.push_str("</tr>");
 }
 
 fn html<'a>(
@@ -282,64 +300,10 @@ fn html<'a>(
                 .to_string()
         })
         .unwrap_or_else(|| "—".into());
-    let mut s = String::with_capacity(32 * 1024);
-    let _ = write!(
-        s,
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{name} 诉求办理报表 {from}–{to}</title>
-<style>body{{font-family:"Noto Sans CJK SC","Noto Sans SC",sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse;margin:8px 0 20px}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right;font-size:13px}}th[scope=row]{{text-align:left}}thead th{{background:#f3f4f6}}.charts{{display:flex;flex-wrap:wrap;gap:16px}}figure{{margin:0}}figcaption{{font-weight:bold;margin-bottom:4px}}form{{margin:12px 0}}</style></head><body>
-<h1 id="title" data-grid="{code}">{name} 诉求办理报表</h1>
-<p id="range" data-from="{from}" data-to="{to}">受理日期 {from} 至 {to}（北京时间）；数据截至 {as_of}</p>
-<form method="get" action="/"><input type="hidden" name="token" value="{token}">网格 <input name="grid" value="{code}"> 周期 <select name="period">"#,
-        name = esc(&rep.grid_name),
-        code = esc(&rep.grid_code),
-        token = esc(get("token")),
-    );
-    for (v, l) in [
-        ("day", "日"),
-        ("week", "周"),
-        ("month", "月"),
-        ("quarter", "季"),
-        ("year", "年"),
-    ] {
-        let sel = if get("period") == v || (get("period").is_empty() && v == "month") {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
-    }
-    let _ = write!(
-        s,
-        r#"</select> 日期 <input name="date" type="date" value="{}"> <button type="submit">查看</button></form>"#,
-        esc(get("date"))
-    );
-    let head: String = HEADS.iter().map(|h| format!("<th>{h}</th>")).collect();
-    let _ = write!(
-        s,
-        "<h2>合计</h2><table id=\"totals\"><thead><tr><th></th>{head}</tr></thead><tbody>"
-    );
-    row_html(
-        &mut s,
-        "data-key=\"total\"",
-        "合计",
-        &rep.totals.unwrap_or_default(),
-        Some("total-"),
-    );
-    let _ = write!(
-        s,
-        "</tbody></table><h2>分网格</h2><table id=\"rows\"><thead><tr><th>网格</th>{head}</tr></thead><tbody>"
-    );
-    for r in &rep.rows {
-        let attrs = format!("data-key=\"{}\"", esc(&r.key));
-        row_html(
-            &mut s,
-            &attrs,
-            &r.label,
-            &r.indicators.unwrap_or_default(),
-            None,
-        );
-    }
-    s.push_str("</tbody></table><h2>趋势</h2><div class=\"charts\">");
+    let period = match get("period") {
+        "" => "month",
+        p => p,
+    };
     let series = |pick: fn(&pb::Indicators) -> Option<f64>| -> Vec<(String, Option<f64>)> {
         trend
             .points
@@ -353,16 +317,6 @@ fn html<'a>(
             })
             .collect()
     };
-    let _ = write!(
-        s,
-        "<figure><figcaption>办结率</figcaption>{}</figure><figure><figcaption>满意率</figcaption>{}</figure></div>",
-        svg::line_chart("trend-closure", "办结率趋势", &series(|i| i.closure_rate)),
-        svg::line_chart(
-            "trend-satisfaction",
-            "满意率趋势",
-            &series(|i| i.satisfaction_rate)
-        ),
-    );
     let bars: Vec<(String, f64)> = ranking
         .ranked
         .iter()
@@ -373,24 +327,116 @@ fn html<'a>(
             )
         })
         .collect();
-    let _ = write!(
-        s,
-        "<h2>办结率排名</h2><p>样本不少于 {} 件的网格参与排名；其余 {} 个网格样本不足，不排名。</p><figure>{}</figure><ol id=\"ranking\">",
-        ranking.min_sample,
-        ranking.unranked.len(),
-        svg::bar_chart("ranking-chart", "办结率排名", &bars)
-    );
-    for e in &ranking.ranked {
-        let _ = write!(
-            s,
-            "<li data-grid=\"{}\" data-rank=\"{}\" data-value=\"{}\">{} {}</li>",
-            esc(&e.grid_code),
-            e.rank,
-            e.value.map(|v| v.to_string()).unwrap_or_default(),
-            esc(&e.grid_name),
-            pct(e.value)
+    let (name, code) = (&rep.grid_name, &rep.grid_code);
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { (name) " 诉求办理报表 " (from) "–" (to) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 id="title" data-grid=(code) { (name) " 诉求办理报表" }
+                p id="range" data-from=(from) data-to=(to) {
+                    "受理日期 " (from) " 至 " (to) "（北京时间）；数据截至 " (as_of)
+                }
+                form method="get" action="/" {
+                    input type="hidden" name="token" value=(get("token"));
+                    "网格 " input name="grid" value=(code);
+                    " 周期 "
+                    select name="period" {
+                        @for (v, l) in PERIODS {
+                            option value=(v) selected[period == *v] { (l) }
+                        }
+                    }
+                    " 日期 " input name="date" type="date" value=(get("date"));
+                    " " button type="submit" { "查看" }
+                }
+                h2 { "合计" }
+                table id="totals" {
+                    thead { tr { th {} @for h in HEADS { th { (h) } } } }
+                    tbody { (row("total", "合计", &rep.totals.unwrap_or_default(), Some("total-"))) }
+                }
+                h2 { "分网格" }
+                table id="rows" {
+                    thead { tr { th { "网格" } @for h in HEADS { th { (h) } } } }
+                    tbody {
+                        @for r in &rep.rows {
+                            (row(&r.key, &r.label, &r.indicators.unwrap_or_default(), None))
+                        }
+                    }
+                }
+                h2 { "趋势" }
+                div class="charts" {
+                    figure {
+                        figcaption { "办结率" }
+                        (svg::line_chart("trend-closure", "办结率趋势", &series(|i| i.closure_rate)))
+                    }
+                    figure {
+                        figcaption { "满意率" }
+                        (svg::line_chart("trend-satisfaction", "满意率趋势", &series(|i| i.satisfaction_rate)))
+                    }
+                }
+                h2 { "办结率排名" }
+                p {
+                    "样本不少于 " (ranking.min_sample) " 件的网格参与排名；其余 "
+                    (ranking.unranked.len()) " 个网格样本不足，不排名。"
+                }
+                figure { (svg::bar_chart("ranking-chart", "办结率排名", &bars)) }
+                ol id="ranking" {
+                    @for e in &ranking.ranked {
+                        li data-grid=(e.grid_code) data-rank=(e.rank)
+                            data-value=(e.value.map(|v| v.to_string()).unwrap_or_default()) {
+                            (e.grid_name) " " (pct(e.value))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script>'\"&";
+
+    #[test]
+    fn hostile_names_and_parameters_show_as_text() {
+        let rep = pb::GetReportResponse {
+            grid_code: HOSTILE.into(),
+            grid_name: HOSTILE.into(),
+            rows: vec![pb::ReportRow {
+                key: HOSTILE.into(),
+                label: HOSTILE.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let trend = pb::GetTrendResponse::default();
+        let ranking = pb::GetRankingResponse {
+            ranked: vec![pb::RankingEntry {
+                grid_code: HOSTILE.into(),
+                grid_name: HOSTILE.into(),
+                rank: 1,
+                value: Some(0.5),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let page = html(|_| HOSTILE, &rep, &trend, &ranking);
+        assert!(!page.contains("<script"), "no script element: {page}");
+        assert!(!page.contains("\"x\""), "quotes cannot end an attribute");
+        let shown = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'&quot;&amp;";
+        // Title, heading (text and data-grid), the three form fields, row key and label,
+        // ranking item (data-grid and text), and the bar chart's label and its data-label.
+        assert_eq!(
+            page.matches(shown).count(),
+            12,
+            "every name is escaped text: {page}"
         );
     }
-    s.push_str("</ol></body></html>");
-    s
 }
