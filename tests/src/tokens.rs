@@ -1,6 +1,7 @@
 //! Bearer tokens for every role, signed with the test secret the services verify with.
 
-use gridloop_platform::auth::{Authenticator, Claims, Role};
+use gridloop_client::connect;
+use gridloop_client::token::{self as jwt, Claims, Role};
 use gridloop_platform::testing::TEST_JWT_SECRET;
 use tonic::Request;
 
@@ -8,26 +9,17 @@ use crate::county::COUNTY;
 
 /// A token for `role` with subject `sub` and grid scope `grids`, valid for an hour.
 pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
-    let now = chrono::Utc::now().timestamp();
-    Authenticator::new(Some(TEST_JWT_SECRET))
-        .mint(&Claims {
-            sub: sub.into(),
-            role,
-            grids: grids.iter().map(|g| g.to_string()).collect(),
-            exp: now + 3600,
-            iat: now,
-        })
-        .expect("mint a token")
+    let grids: Vec<String> = grids.iter().map(|g| g.to_string()).collect();
+    jwt::mint(
+        TEST_JWT_SECRET.as_bytes(),
+        &Claims::new(role, sub, &grids, 3600),
+    )
+    .expect("mint a token")
 }
 
 /// `msg` with `authorization: Bearer <token>`.
 pub fn req<T>(msg: T, token: &str) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    r
+    connect::request(msg, token)
 }
 
 pub fn admin() -> String {

@@ -117,19 +117,7 @@ pub fn grpc_server_span(req: &http::Request<()>) -> Span {
 }
 
 /// Client interceptor that sends the current trace context in gRPC metadata.
-pub fn inject_trace_context(
-    mut req: tonic::Request<()>,
-) -> Result<tonic::Request<()>, tonic::Status> {
-    for (k, v) in current_context_headers() {
-        if let (Ok(key), Ok(val)) = (
-            tonic::metadata::MetadataKey::from_bytes(k.as_bytes()),
-            v.parse(),
-        ) {
-            req.metadata_mut().insert(key, val);
-        }
-    }
-    Ok(req)
-}
+pub use gridloop_client::trace::inject_trace_context;
 
 struct MapInjector<'a>(&'a mut HashMap<String, String>);
 impl Injector for MapInjector<'_> {

@@ -3,19 +3,20 @@
 //! worker id), a 12345 operator, the app backend or device gateway, a supervisor.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gridloop_platform::auth::Role;
+use gridloop_client::connect;
+use gridloop_client::token::{Claims, Role};
+use gridloop_client::{Backoff, retry};
 use gridloop_proto::v1::closure_service_client::ClosureServiceClient;
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
 use gridloop_proto::v1::report_service_client::ReportServiceClient;
 use gridloop_proto::v1::routing_service_client::RoutingServiceClient;
 use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
 use tonic::Code;
-use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::client::{Service, claims, mint};
+use crate::client::{Service, mint};
 use crate::demo_county::COUNTY;
 use crate::error::{CtlError, CtlResult};
 
@@ -40,19 +41,9 @@ pub struct Rpc {
 impl Rpc {
     pub fn new(secret: String) -> CtlResult<Rpc> {
         let mut channels = Vec::new();
-        for s in [
-            Service::Intake,
-            Service::Routing,
-            Service::Closure,
-            Service::Tracker,
-            Service::Reports,
-        ] {
+        for s in Service::ALL {
             let addr = s.addr(|k| std::env::var(k).ok());
-            let ch = Endpoint::from_shared(addr.clone())
-                .map_err(|_| CtlError::usage(format!("{} address `{addr}` is invalid", s.name())))?
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
-                .connect_lazy();
+            let ch = s.channel(&addr, Duration::from_secs(30))?;
             channels.push((s, ch, addr));
         }
         Ok(Rpc { secret, channels })
@@ -93,16 +84,12 @@ impl Rpc {
             As::WorkerIn(s, g) => (Role::Worker, s, vec![g.to_string()]),
         };
         // The secret was checked when the demo started; minting cannot fail afterwards.
-        mint(&self.secret, &claims(role, sub, &grids, ttl)).unwrap_or_default()
+        mint(&self.secret, &Claims::new(role, sub, &grids, ttl)).unwrap_or_default()
     }
 
-    /// `msg` with a bearer token for `who`.
+    /// `msg` with a bearer token for `who` and the current trace context.
     pub fn req<T>(&self, who: As<'_>, msg: T) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(msg);
-        if let Ok(v) = MetadataValue::try_from(format!("Bearer {}", self.token(who, 3600))) {
-            r.metadata_mut().insert("authorization", v);
-        }
-        r
+        connect::request(msg, &self.token(who, 3600))
     }
 
     pub fn intake(&self) -> IntakeServiceClient<Channel> {
@@ -136,24 +123,13 @@ pub fn lagging(s: &tonic::Status) -> bool {
 pub async fn retry<T, F, Fut>(
     limit: Duration,
     again: fn(&tonic::Status) -> bool,
-    mut f: F,
+    f: F,
 ) -> Result<T, tonic::Status>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, tonic::Status>>,
 {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(s) if again(&s) && start.elapsed() < limit => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(500));
-            }
-            Err(s) => return Err(s),
-        }
-    }
+    retry::retry(Backoff::within(limit), again, f).await
 }
 
 /// One line for a failed step: what, the code and the server's message.

@@ -1,11 +1,11 @@
 //! `gridloopctl token`: mints a bearer token for the local stack, signed with
 //! `GRIDLOOP_JWT_SECRET` (the secret the local services verify with).
 
-use gridloop_platform::auth::Role;
+use gridloop_client::token::{Claims, Role};
 use serde_json::json;
 
 use crate::cli::{RoleArg, TokenArgs};
-use crate::client::{claims, mint};
+use crate::client::mint;
 use crate::error::{CtlError, CtlResult};
 use crate::output::Out;
 
@@ -24,10 +24,7 @@ impl RoleArg {
 }
 
 /// The signed token for `args`, with `secret` (from `GRIDLOOP_JWT_SECRET`).
-pub fn token_for(
-    args: &TokenArgs,
-    secret: Option<&str>,
-) -> CtlResult<(String, gridloop_platform::auth::Claims)> {
+pub fn token_for(args: &TokenArgs, secret: Option<&str>) -> CtlResult<(String, Claims)> {
     let secret = secret.filter(|s| !s.is_empty()).ok_or_else(|| {
         CtlError::usage("GRIDLOOP_JWT_SECRET is not set (local stack: `. .local/env`)")
     })?;
@@ -36,7 +33,7 @@ pub fn token_for(
         .sub
         .clone()
         .unwrap_or_else(|| format!("ctl-{}", role.as_str()));
-    let claims = claims(role, &sub, &args.grids, args.ttl);
+    let claims = Claims::new(role, &sub, &args.grids, args.ttl);
     Ok((mint(secret, &claims)?, claims))
 }
 

@@ -1,0 +1,249 @@
+//! Connections to the five services. Each address comes from `GRIDLOOP_<SERVICE>_ADDR` (with
+//! or without a scheme), the local stack's port by default. Channels are lazy: a service that
+//! is down shows up as `UNAVAILABLE` from the call itself, not as a separate connect error.
+
+use std::time::Duration;
+
+use gridloop_proto::v1::closure_service_client::ClosureServiceClient;
+use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
+use gridloop_proto::v1::report_service_client::ReportServiceClient;
+use gridloop_proto::v1::routing_service_client::RoutingServiceClient;
+use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::trace;
+
+/// One of the five services and its local-stack port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Intake,
+    Routing,
+    Closure,
+    Tracker,
+    Reports,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::Intake,
+        Service::Routing,
+        Service::Closure,
+        Service::Tracker,
+        Service::Reports,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Intake => "intake",
+            Self::Routing => "routing",
+            Self::Closure => "closure",
+            Self::Tracker => "tracker",
+            Self::Reports => "reports",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Intake => 50051,
+            Self::Routing => 50052,
+            Self::Closure => 50053,
+            Self::Tracker => 50054,
+            Self::Reports => 50055,
+        }
+    }
+
+    /// The variable that overrides this service's address.
+    pub fn addr_var(self) -> String {
+        format!("GRIDLOOP_{}_ADDR", self.name().to_ascii_uppercase())
+    }
+
+    /// `http://host:port` from `GRIDLOOP_<SERVICE>_ADDR` as `get` reads it.
+    pub fn addr(self, get: impl Fn(&str) -> Option<String>) -> String {
+        let raw = get(&self.addr_var())
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| format!("127.0.0.1:{}", self.default_port()));
+        let raw = raw.trim();
+        if raw.contains("://") {
+            raw.to_string()
+        } else {
+            format!("http://{raw}")
+        }
+    }
+
+    /// A lazy channel to this service at `addr` (see [`Service::addr`]).
+    pub fn channel(self, addr: &str, timeout: Duration) -> Result<Channel, ConnectError> {
+        let endpoint = Endpoint::from_shared(addr.to_string()).map_err(|_| ConnectError::Addr {
+            var: self.addr_var(),
+            addr: addr.to_string(),
+        })?;
+        Ok(endpoint
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .connect_lazy())
+    }
+}
+
+/// Why a connection could not be set up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConnectError {
+    #[error("{var}=`{addr}` is not an address (expected host:port)")]
+    Addr { var: String, addr: String },
+    #[error("the token has characters a header cannot carry")]
+    Token,
+}
+
+/// `authorization: Bearer <token>` as metadata.
+pub fn bearer(token: &str) -> Result<AsciiMetadataValue, ConnectError> {
+    MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| ConnectError::Token)
+}
+
+/// `msg` with `token` as its bearer and the current trace context: for callers that act as a
+/// different identity per call over one shared channel. A token that cannot be a header is
+/// left off, and the service answers `UNAUTHENTICATED`.
+pub fn request<T>(msg: T, token: &str) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Ok(b) = bearer(token) {
+        req.metadata_mut().insert("authorization", b);
+    }
+    trace::inject(req.metadata_mut());
+    req
+}
+
+/// Adds the bearer token, if any, and the current trace context to every call.
+#[derive(Clone, Debug, Default)]
+pub struct Attach {
+    bearer: Option<AsciiMetadataValue>,
+}
+
+impl Attach {
+    /// Attaches `token` as the bearer of every call.
+    pub fn bearer(token: &str) -> Result<Attach, ConnectError> {
+        Ok(Attach {
+            bearer: Some(bearer(token)?),
+        })
+    }
+}
+
+impl tonic::service::Interceptor for Attach {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(b) = &self.bearer {
+            req.metadata_mut().insert("authorization", b.clone());
+        }
+        trace::inject(req.metadata_mut());
+        Ok(req)
+    }
+}
+
+/// A channel that carries [`Attach`]'s metadata.
+pub type Attached = InterceptedService<Channel, Attach>;
+
+/// A typed client of one service and where it calls, for error messages.
+pub struct Connection<C> {
+    pub client: C,
+    pub service: Service,
+    pub addr: String,
+}
+
+/// Builds typed clients whose calls carry the same [`Attach`].
+pub struct Connector<G> {
+    attach: Attach,
+    timeout: Duration,
+    get: G,
+}
+
+/// A [`Connector`] that reads addresses from the process environment.
+pub type EnvConnector = Connector<fn(&str) -> Option<String>>;
+
+impl EnvConnector {
+    /// Addresses from the process environment; calls time out after 60 s.
+    pub fn from_env(attach: Attach) -> Self {
+        Connector::new(attach, |k| std::env::var(k).ok())
+    }
+}
+
+impl<G: Fn(&str) -> Option<String>> Connector<G> {
+    /// Addresses read with `get`.
+    pub fn new(attach: Attach, get: G) -> Self {
+        Connector {
+            attach,
+            timeout: Duration::from_secs(60),
+            get,
+        }
+    }
+
+    /// Per-call timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn connect<C>(
+        &self,
+        service: Service,
+        typed: impl FnOnce(Attached) -> C,
+    ) -> Result<Connection<C>, ConnectError> {
+        let addr = service.addr(&self.get);
+        let channel = service.channel(&addr, self.timeout)?;
+        Ok(Connection {
+            client: typed(InterceptedService::new(channel, self.attach.clone())),
+            service,
+            addr,
+        })
+    }
+
+    pub fn intake(&self) -> Result<Connection<IntakeServiceClient<Attached>>, ConnectError> {
+        self.connect(Service::Intake, IntakeServiceClient::new)
+    }
+
+    pub fn routing(&self) -> Result<Connection<RoutingServiceClient<Attached>>, ConnectError> {
+        self.connect(Service::Routing, RoutingServiceClient::new)
+    }
+
+    pub fn closure(&self) -> Result<Connection<ClosureServiceClient<Attached>>, ConnectError> {
+        self.connect(Service::Closure, ClosureServiceClient::new)
+    }
+
+    pub fn tracker(&self) -> Result<Connection<TrackerServiceClient<Attached>>, ConnectError> {
+        self.connect(Service::Tracker, TrackerServiceClient::new)
+    }
+
+    pub fn reports(&self) -> Result<Connection<ReportServiceClient<Attached>>, ConnectError> {
+        self.connect(Service::Reports, ReportServiceClient::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_from_env_or_defaults() {
+        assert_eq!(Service::Intake.addr(|_| None), "http://127.0.0.1:50051");
+        assert_eq!(Service::Reports.addr(|_| None), "http://127.0.0.1:50055");
+        let get = |k: &str| (k == "GRIDLOOP_ROUTING_ADDR").then(|| "10.0.0.2:7000".to_string());
+        assert_eq!(Service::Routing.addr(get), "http://10.0.0.2:7000");
+        let https = |_: &str| Some("https://gl.example.cn".to_string());
+        assert_eq!(Service::Tracker.addr(https), "https://gl.example.cn");
+    }
+
+    #[tokio::test]
+    async fn bad_address_and_token_are_errors() {
+        let bad = |_: &str| Some("not an address".to_string());
+        let err = Connector::new(Attach::default(), bad)
+            .intake()
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("GRIDLOOP_INTAKE_ADDR="));
+        assert_eq!(Attach::bearer("a\nb").err(), Some(ConnectError::Token));
+        let req = request((), "t0k");
+        assert_eq!(req.metadata().get("authorization").unwrap(), "Bearer t0k");
+        assert!(
+            request((), "a\nb")
+                .metadata()
+                .get("authorization")
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! What a caller of gridloop's services needs, and nothing of the server stack:
+//!
+//! - [`connect`]: lazy channels and typed tonic clients for the five services, addressed by
+//!   `GRIDLOOP_<SERVICE>_ADDR` (the local stack's ports by default);
+//! - [`token`]: the HS256 bearer tokens the services verify — the claims, minting and
+//!   verification; the platform's interceptor verifies with this same code;
+//! - [`trace`]: the W3C `traceparent` of the current span, sent on every call so a command's
+//!   calls join the caller's trace;
+//! - [`retry`]: one retry helper with bounded exponential backoff.
+//!
+//! `gridloopctl`, the demo and the whole-system tests call the services through this crate;
+//! services themselves stand on `gridloop-platform`, which re-exports the token types from here.
+
+pub mod connect;
+pub mod retry;
+pub mod token;
+pub mod trace;
+
+pub use connect::{Attach, Connection, Connector, Service};
+pub use retry::Backoff;
+pub use token::{Claims, Role, TokenError};
