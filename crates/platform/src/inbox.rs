@@ -445,8 +445,7 @@ impl<H: Handler> Consumer<H> {
         .bind(msg.payload.as_ref())
         .execute(&mut *tx)
         .await?;
-        // A violation about a violation would be refused the same way again, without end.
-        if let Some(event) = event.filter(|e| !matches!(e.body, Some(Body::Violation(_)))) {
+        if let Some(event) = event {
             let reason = format!("could not be applied: {error}");
             report_refusal(
                 &mut tx,
@@ -492,6 +491,11 @@ pub async fn report_refusal(
     // Reasons quote errors and other services' text: no phone number leaves in one.
     let reason = crate::pii::mask_digits(reason);
     let reason = reason.as_str();
+    if matches!(event.body, Some(Body::Violation(_))) {
+        // A violation about a violation would be refused the same way again, without end.
+        tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, service, %reason, "violation event refused; not reported again");
+        return Ok(());
+    }
     tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, kind = attempted, service, %reason, "event refused; reported as a violation");
     let body = Body::Violation(TicketViolation {
         attempted: attempted.to_string(),

@@ -74,36 +74,46 @@ impl Bus {
     /// `kinds` is empty); 0 when there is none. A consumer of those kinds whose stored
     /// position is at least this has applied everything it reads.
     pub async fn last_sequence_of(&self, kinds: &[&str]) -> Result<u64, Error> {
-        use async_nats::jetstream::stream::LastRawMessageErrorKind;
         let mut stream = self
             .js
             .get_stream(&self.stream)
             .await
             .map_err(Error::nats)?;
-        if kinds.is_empty() {
-            return Ok(stream
-                .info()
-                .await
-                .map_err(Error::nats)?
-                .state
-                .last_sequence);
-        }
-        let mut last = 0;
-        for kind in kinds {
-            match stream
-                .get_last_raw_message_by_subject(&self.subject(kind))
-                .await
-            {
-                Ok(m) => last = last.max(m.sequence),
-                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
-                Err(e) => return Err(Error::nats(e)),
-            }
-        }
-        Ok(last)
+        last_sequence_of(&mut stream, &self.prefix, kinds).await
     }
 
     /// `<prefix>.<kind>`.
     pub fn subject(&self, kind: &str) -> String {
         format!("{}.{kind}", self.prefix)
     }
+}
+
+/// [`Bus::last_sequence_of`] on a stream whose events go to `<prefix>.<kind>`, for tools that
+/// hold a stream handle rather than a [`Bus`].
+pub async fn last_sequence_of(
+    stream: &mut stream::Stream,
+    prefix: &str,
+    kinds: &[&str],
+) -> Result<u64, Error> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
+    if kinds.is_empty() {
+        return Ok(stream
+            .info()
+            .await
+            .map_err(Error::nats)?
+            .state
+            .last_sequence);
+    }
+    let mut last = 0;
+    for kind in kinds {
+        match stream
+            .get_last_raw_message_by_subject(&format!("{prefix}.{kind}"))
+            .await
+        {
+            Ok(m) => last = last.max(m.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(Error::nats(e)),
+        }
+    }
+    Ok(last)
 }

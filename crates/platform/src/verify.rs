@@ -60,10 +60,9 @@ pub struct Expected {
     pub dispatched: bool,
 }
 
-/// The stream's verdict on every ticket, and the last sequence of each event kind.
+/// The stream's verdict on every ticket, up to `last_seq`.
 pub struct Replay {
     pub tickets: BTreeMap<String, Expected>,
-    pub last_of_kind: BTreeMap<String, u64>,
     pub last_seq: u64,
 }
 
@@ -78,7 +77,6 @@ pub async fn replay(bus: &Bus) -> Result<Replay, Error> {
         .last_sequence;
     let mut out = Replay {
         tickets: BTreeMap::new(),
-        last_of_kind: BTreeMap::new(),
         last_seq,
     };
     if last_seq == 0 {
@@ -97,10 +95,7 @@ pub async fn replay(bus: &Bus) -> Result<Replay, Error> {
     while let Some(msg) = messages.next().await {
         let msg = msg.map_err(Error::nats)?;
         let seq = msg.info().map_err(Error::nats)?.stream_sequence;
-        if let Ok(event) = TicketEvent::decode(msg.payload.as_ref())
-            && let Some(kind) = event.kind()
-        {
-            out.last_of_kind.insert(kind.to_string(), seq);
+        if let Ok(event) = TicketEvent::decode(msg.payload.as_ref()) {
             step(&mut out.tickets, &event);
         }
         if seq >= last_seq {
@@ -250,23 +245,9 @@ async fn compare(
 
 /// How far the service is from the stream: events of its kinds not yet applied, and its own
 /// decisions not yet published.
-async fn lag(
-    pool: &PgPool,
-    service: &str,
-    spec: &Spec,
-    replay: &Replay,
-) -> Result<(u64, i64), Error> {
+async fn lag(pool: &PgPool, bus: &Bus, service: &str, spec: &Spec) -> Result<(u64, i64), Error> {
     let position = inbox::stored_position(pool, service).await?;
-    let last = if spec.kinds.is_empty() {
-        replay.last_seq
-    } else {
-        spec.kinds
-            .iter()
-            .filter_map(|k| replay.last_of_kind.get(*k))
-            .copied()
-            .max()
-            .unwrap_or(0)
-    };
+    let last = bus.last_sequence_of(spec.kinds).await?;
     Ok((last.saturating_sub(position), outbox::pending(pool).await?))
 }
 
@@ -280,13 +261,11 @@ pub async fn run(
     wait: Duration,
 ) -> Result<(), Error> {
     let started = Instant::now();
-    let replay = loop {
-        let replay = replay(bus).await?;
-        let (behind, unsent) = lag(pool, service, spec, &replay).await?;
+    // Waiting reads two numbers; the whole stream is replayed once, when caught up.
+    loop {
+        let (behind, unsent) = lag(pool, bus, service, spec).await?;
         if behind == 0 && unsent == 0 {
-            // Nothing moved while the view is read: compare against this replay, then make
-            // sure the stream did not grow meanwhile.
-            break replay;
+            break;
         }
         if started.elapsed() >= wait {
             return Err(Error::Ops(format!(
@@ -295,7 +274,9 @@ pub async fn run(
             )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    }
+    // The view is read after the replay; the stream must not move meanwhile (checked below).
+    let replay = replay(bus).await?;
     let (checked, diffs) = compare(pool, spec.view, &replay).await?;
     let after = bus
         .ensure_stream()

@@ -22,27 +22,19 @@ use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketMerged};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use gridloop_proto::EVENT_KINDS;
+
 use crate::loop_view::{self, Loop};
 use crate::submit::PRODUCER;
 use crate::{loop_facts, split};
 
 /// The kinds intake consumes: every lifecycle event (the tracker's violations are its own
 /// business and change no state).
-pub const KINDS: &[&str] = &[
-    "discovered",
-    "merged",
-    "dispatched",
-    "accepted",
-    "returned",
-    "transferred",
-    "unroutable",
-    "disposed",
-    "feedback_recorded",
-    "closed",
-    "reopened",
-    "overdue",
-    "escalated",
-];
+pub const KINDS: &[&str] = EVENT_KINDS.split_at(EVENT_KINDS.len() - 1).0;
+const _: () = assert!(matches!(
+    EVENT_KINDS[EVENT_KINDS.len() - 1].as_bytes(),
+    b"violation"
+));
 
 /// The inbox handler of [`KINDS`].
 pub struct Follow;

@@ -76,7 +76,9 @@ async fn quiet(stack: &Stack) -> Result<(), String> {
         .fetch_optional(&db)
         .await
         .map_err(|e| format!("{name}.consumer_position: {e}"))?;
-        let last = last_of(&mut stream, kinds).await?;
+        let last = gridloop_platform::nats::last_sequence_of(&mut stream, "tickets", kinds)
+            .await
+            .map_err(|e| format!("stream: {e}"))?;
         let position = position.unwrap_or(0) as u64;
         if position < last {
             return Err(format!(
@@ -291,28 +293,4 @@ async fn discovered(stack: &Stack) -> Result<HashMap<String, HashSet<String>>, S
         }
     }
     Ok(out)
-}
-
-/// The sequence of the last event of any of `kinds` (any kind when empty); 0 when none.
-async fn last_of(stream: &mut jetstream::stream::Stream, kinds: &[&str]) -> Result<u64, String> {
-    use jetstream::stream::LastRawMessageErrorKind;
-    if kinds.is_empty() {
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| format!("stream info: {e}"))?;
-        return Ok(info.state.last_sequence);
-    }
-    let mut last = 0;
-    for kind in kinds {
-        match stream
-            .get_last_raw_message_by_subject(&format!("tickets.{kind}"))
-            .await
-        {
-            Ok(m) => last = last.max(m.sequence),
-            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
-            Err(e) => return Err(format!("last {kind}: {e}")),
-        }
-    }
-    Ok(last)
 }
