@@ -223,3 +223,10 @@ mod tests {
         );
     }
 }
+
+/// Which requests name a ticket, generated from the descriptors: servers use it to put the
+/// ticket on the span of every call about one.
+pub mod ticket_requests {
+    use super::v1;
+    include!(concat!(env!("OUT_DIR"), "/ticket_requests.rs"));
+}

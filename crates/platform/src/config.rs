@@ -26,6 +26,8 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// gRPC listen address.
     pub grpc_addr: SocketAddr,
+    /// Admin listen address: `/metrics` (Prometheus text) and `/healthz`.
+    pub admin_addr: SocketAddr,
     /// Largest gRPC request body accepted, in bytes.
     pub max_request_bytes: usize,
     /// How long sent outbox rows are kept for `replay`.
@@ -70,6 +72,13 @@ impl Config {
                 .map_err(|_| Error::Config(format!("{addr_key}: not a socket address: {v}")))?,
             None => SocketAddr::from(([127, 0, 0, 1], default_port(service))),
         };
+        let admin_key = format!("GRIDLOOP_{}_ADMIN_ADDR", service.to_ascii_uppercase());
+        let admin_addr = match get(&admin_key) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| Error::Config(format!("{admin_key}: not a socket address: {v}")))?,
+            None => SocketAddr::from(([127, 0, 0, 1], default_port(service) + 1000)),
+        };
         let num = |key: &str, default: u64| -> Result<u64, Error> {
             match get(key) {
                 Some(v) => v
@@ -89,6 +98,7 @@ impl Config {
             stream_replicas: num("GRIDLOOP_STREAM_REPLICAS", 1)?.clamp(1, 5) as usize,
             jwt_secret: get("GRIDLOOP_JWT_SECRET").filter(|s| !s.is_empty()),
             grpc_addr,
+            admin_addr,
             max_request_bytes: num("GRIDLOOP_MAX_REQUEST_BYTES", 1 << 20)? as usize,
             outbox_retention: Duration::from_secs(
                 num("GRIDLOOP_OUTBOX_RETENTION_DAYS", 7)? * 86_400,

@@ -1,6 +1,7 @@
 //! gRPC scaffolding every service uses: a server with health (tonic-health) and reflection
-//! (tonic-reflection) next to the service's own routes, a span per request that continues the
-//! caller's trace, and graceful shutdown on the shared cancellation token.
+//! (tonic-reflection) next to the service's own routes, a span and a latency measurement per
+//! call that continue the caller's trace ([`telemetry::rpc`]), and graceful shutdown on the
+//! shared cancellation token.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,10 +26,12 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 ///
 /// `services` are the fully qualified names reported as SERVING by the health service
 /// (e.g. `gridloop.v1.IntakeService`); the overall status ("") follows them.
+/// `max_request_bytes` bounds what the call spans read of a request to find its ticket.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     services: &[&str],
+    max_request_bytes: usize,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -56,7 +59,7 @@ pub async fn serve(
     };
 
     Server::builder()
-        .trace_fn(telemetry::grpc_server_span)
+        .layer(telemetry::rpc::RpcLayer { max_request_bytes })
         .timeout(Duration::from_secs(30))
         .concurrency_limit_per_connection(256)
         .add_routes(routes)

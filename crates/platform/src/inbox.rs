@@ -29,6 +29,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketViolation};
+use opentelemetry::KeyValue;
 use prost::Message as _;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -37,7 +38,8 @@ use uuid::Uuid;
 
 use crate::nats::Bus;
 use crate::outbox::{enqueue, new_event};
-use crate::{Error, telemetry};
+use crate::telemetry::spans;
+use crate::{Error, metrics};
 
 /// What a service does with one event. It gets the decoded event and the open transaction;
 /// everything it writes commits together with the inbox record and the new position, or not
@@ -126,6 +128,9 @@ impl<H: Handler> Consumer<H> {
                 #[cfg(feature = "testing")]
                 Stop::Crashed => return,
                 Stop::Reread(why) => {
+                    metrics::instruments()
+                        .consumer_rereads
+                        .add(1, &[metrics::service(&self.opts.durable)]);
                     tracing::warn!(reason = %why, consumer = %self.opts.durable, "consumer re-reads from its stored position");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
@@ -260,6 +265,7 @@ impl<H: Handler> Consumer<H> {
         let mut tx = self.pool.begin().await?;
         self.check_position(&mut tx, *position).await?;
         let mut done = 0;
+        let mut outcomes = Vec::with_capacity(batch.len());
         let mut last = *position;
         for msg in batch {
             let Some(seq) = seq_of(msg) else { break };
@@ -267,21 +273,27 @@ impl<H: Handler> Consumer<H> {
                 // Dead-lettered on its own, below.
                 break;
             };
-            let span = event_span(msg, &event, event_id);
+            let span = event_span(msg, &event, &self.opts.durable);
             let mut sp = Connection::begin(&mut *tx).await?;
             let applied = async {
                 if !record_in_inbox(&mut sp, msg, event_id).await? {
-                    return Ok::<_, Error>(true);
+                    return Ok::<_, Error>(Some("duplicate"));
                 }
-                Ok(self.handler.handle(&event, &mut sp).await.is_ok())
+                Ok(self
+                    .handler
+                    .handle(&event, &mut sp)
+                    .await
+                    .is_ok()
+                    .then_some("applied"))
             }
             .instrument(span)
             .await?;
-            if !applied {
+            let Some(outcome) = applied else {
                 sp.rollback().await?;
                 break;
-            }
+            };
             sp.commit().await?;
+            outcomes.push(outcome);
             done += 1;
             last = seq;
             if done == 1 {
@@ -298,6 +310,9 @@ impl<H: Handler> Consumer<H> {
         }
         tx.commit().await?;
         *position = last;
+        for (msg, outcome) in batch.iter().zip(outcomes) {
+            record_handled(&self.opts.durable, msg, outcome);
+        }
         Ok(done)
     }
 
@@ -317,15 +332,18 @@ impl<H: Handler> Consumer<H> {
                 .await
                 .map_err(reread)?;
             *position = seq;
+            record_handled(&self.opts.durable, msg, "dead_letter");
             return Ok(());
         };
-        let span = event_span(msg, &event, event_id);
+        let span = event_span(msg, &event, &self.opts.durable);
+        let failed = span.clone();
         async {
             let mut attempts = 0i64;
             loop {
                 match self.apply_one(msg, seq, event_id, &event, *position).await {
-                    Ok(Ok(())) => {
+                    Ok(Ok(outcome)) => {
                         *position = seq;
+                        record_handled(&self.opts.durable, msg, outcome);
                         return Ok(());
                     }
                     Ok(Err(error)) => {
@@ -338,14 +356,19 @@ impl<H: Handler> Consumer<H> {
                             )));
                         }
                         attempts += 1;
+                        spans::fail(&failed, &error);
                         if attempts >= self.opts.max_deliveries {
                             tracing::error!(%error, attempts, "event failed too often; dead-lettered and reported as a violation");
                             self.dead_letter(msg, seq, attempts, Some(&event), &error, *position)
                                 .await
                                 .map_err(reread)?;
                             *position = seq;
+                            record_handled(&self.opts.durable, msg, "dead_letter");
                             return Ok(());
                         }
+                        metrics::instruments()
+                            .consumer_retries
+                            .add(1, &[metrics::service(&self.opts.durable)]);
                         tracing::warn!(%error, attempts, "event handler failed; retrying in place");
                         let pause =
                             Duration::from_millis(100 * 2u64.pow(attempts.clamp(1, 5) as u32));
@@ -369,19 +392,18 @@ impl<H: Handler> Consumer<H> {
         event_id: Uuid,
         event: &TicketEvent,
         position: u64,
-    ) -> Result<Result<(), String>, Error> {
+    ) -> Result<Result<&'static str, String>, Error> {
         let mut tx = self.pool.begin().await?;
         self.check_position(&mut tx, position).await?;
-        if record_in_inbox(&mut tx, msg, event_id).await?
-            && let Err(e) = self.handler.handle(event, &mut tx).await
-        {
+        let fresh = record_in_inbox(&mut tx, msg, event_id).await?;
+        if fresh && let Err(e) = self.handler.handle(event, &mut tx).await {
             let error = e.to_string();
             tx.rollback().await?;
             return Ok(Err(error));
         }
         self.store_position(&mut tx, seq).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(if fresh { "applied" } else { "duplicate" }))
     }
 
     /// Locks the position row and checks nobody else moved it since this consumer read it.
@@ -524,9 +546,8 @@ async fn record_in_inbox(
     Ok(inserted == 1)
 }
 
-/// A span for handling one event, child of the trace that produced it.
-fn event_span(msg: &Message, event: &TicketEvent, event_id: Uuid) -> tracing::Span {
-    let span = tracing::info_span!("handle_event", subject = %msg.subject, ticket_id = %event.ticket_id, %event_id);
+/// The CONSUMER span of handling one event, child of the event's `create` span.
+fn event_span(msg: &Message, event: &TicketEvent, consumer: &str) -> tracing::Span {
     let mut cx: HashMap<String, String> = event.trace_context.clone();
     if let Some(h) = msg.headers.as_ref()
         && let Some(tp) = h.get("traceparent")
@@ -534,8 +555,36 @@ fn event_span(msg: &Message, event: &TicketEvent, event_id: Uuid) -> tracing::Sp
         cx.entry("traceparent".into())
             .or_insert_with(|| tp.to_string());
     }
-    telemetry::set_parent_from(&span, &cx);
-    span
+    spans::process_span(
+        msg.subject.as_str(),
+        consumer,
+        &event.event_id,
+        &event.ticket_id,
+        &cx,
+    )
+}
+
+/// Counts a handled event and records how far behind the stream the consumer is.
+fn record_handled(consumer: &str, msg: &Message, outcome: &'static str) {
+    let m = metrics::instruments();
+    let service = metrics::service(consumer);
+    m.consumed.add(
+        1,
+        &[
+            service.clone(),
+            KeyValue::new("messaging.destination.name", msg.subject.to_string()),
+            KeyValue::new("outcome", outcome),
+        ],
+    );
+    if let Ok(info) = msg.info() {
+        m.consumer_lag
+            .record(info.pending, std::slice::from_ref(&service));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let delay = (now - info.published.unix_timestamp_nanos()).max(0) as f64 / 1e9;
+        m.consumer_delay.record(delay, &[service]);
+    }
 }
 
 /// Largest number of events applied in one transaction.

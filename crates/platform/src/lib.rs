@@ -8,6 +8,7 @@
 //! - [`leader`]: one consuming replica per service at a time, so a ticket's events apply in order;
 //! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
+//! - [`metrics`]: RPC, outbox, consumer and ticket instruments, and the admin port's Prometheus page;
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
 //! - [`error`]: the one mapping from errors to `tonic::Status`;
 //! - [`service`]: the [`service::Host`] that starts, serves and drains a service;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod grpc;
 pub mod inbox;
 pub mod leader;
+pub mod metrics;
 pub mod nats;
 pub mod ops;
 pub mod outbox;

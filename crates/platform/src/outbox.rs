@@ -16,6 +16,7 @@
 //! commit order as long as the writer locks the ticket's row before enqueueing (ids are then
 //! taken in commit order for that ticket).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -26,20 +27,42 @@ use prost::Message;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::nats::Bus;
-use crate::{Error, telemetry};
+use crate::telemetry::{propagate, spans};
+use crate::{Error, metrics, telemetry};
 
 /// A new event for `ticket_id` from `producer`, stamped with a UUIDv7 id, the current time and
-/// the current trace context.
+/// the trace context of its `create` span, a child of the current span.
 pub fn new_event(producer: &str, ticket_id: &str, body: Body) -> TicketEvent {
+    new_event_under(
+        producer,
+        ticket_id,
+        body,
+        &telemetry::current_context_headers(),
+    )
+}
+
+/// [`new_event`] caused by the call or event whose trace context is `cause` (for work done
+/// away from its cause's task, e.g. a batch writer).
+pub fn new_event_under(
+    producer: &str,
+    ticket_id: &str,
+    body: Body,
+    cause: &HashMap<String, String>,
+) -> TicketEvent {
+    let event_id = Uuid::now_v7().to_string();
+    let span = spans::create_span(body.kind(), &event_id, ticket_id, cause);
+    // The call that caused the event is about this ticket too.
+    telemetry::rpc::mark_call(ticket_id);
     TicketEvent {
-        event_id: Uuid::now_v7().to_string(),
+        event_id,
         ticket_id: ticket_id.to_owned(),
         occurred_at: Some(gridloop_proto::ts(Utc::now())),
         producer: producer.to_owned(),
-        trace_context: telemetry::current_context_headers(),
+        trace_context: propagate::headers_of(&span),
         body: Some(body),
     }
 }
@@ -136,6 +159,8 @@ pub struct RelayOptions {
     pub retention: Duration,
     /// Longest wait between retries while NATS or the database is down.
     pub max_backoff: Duration,
+    /// The service whose outbox this is, for its metrics.
+    pub service: String,
 }
 
 impl Default for RelayOptions {
@@ -145,6 +170,7 @@ impl Default for RelayOptions {
             poll: Duration::from_millis(250),
             retention: Duration::from_secs(7 * 86_400),
             max_backoff: Duration::from_secs(5),
+            service: String::new(),
         }
     }
 }
@@ -285,15 +311,62 @@ impl Relay {
             return Ok(0);
         }
 
-        // Pipeline: send the whole batch, then collect acks in order. The connection keeps
-        // the order, so the stream stores them in id order.
+        let contexts: Vec<HashMap<String, String>> = rows
+            .iter()
+            .map(|row| trace_context(row.get::<&[u8], _>("payload")))
+            .collect();
+        let span = spans::send_span(&self.bus.stream, &contexts);
+        let (done, failure) = self.publish(&rows, contexts).instrument(span.clone()).await;
+        if let Some(e) = &failure {
+            spans::fail(&span, &e.to_string());
+        }
+        drop(span);
+
+        #[cfg(feature = "testing")]
+        if self
+            .crash_after_publish
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::Event("simulated crash after publish".into()));
+        }
+
+        // Only the acknowledged prefix is marked; the rest is retried (and deduplicated).
+        sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)")
+            .bind(&done)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        metrics::instruments()
+            .outbox_published
+            .add(done.len() as u64, &[metrics::service(&self.opts.service)]);
+        match failure {
+            Some(e) if done.is_empty() => Err(e),
+            Some(e) => {
+                tracing::warn!(error = %e, published = done.len(), "outbox batch partly published");
+                Ok(done.len())
+            }
+            None => Ok(done.len()),
+        }
+    }
+
+    /// Sends `rows` pipelined, then collects the acks in order (the connection keeps the
+    /// order, so the stream stores them in id order). Returns the ids of the acknowledged
+    /// prefix and the failure that ended it, if any.
+    async fn publish(
+        &self,
+        rows: &[sqlx::postgres::PgRow],
+        contexts: Vec<HashMap<String, String>>,
+    ) -> (Vec<i64>, Option<Error>) {
         let mut acks = Vec::with_capacity(rows.len());
         let mut failure = None;
-        for row in &rows {
+        for (row, context) in rows.iter().zip(contexts) {
             let event_id: Uuid = row.get("event_id");
             let kind: String = row.get("subject");
             let payload: Vec<u8> = row.get("payload");
-            let headers = trace_headers(&payload);
+            let mut headers = HeaderMap::new();
+            for (k, v) in context {
+                headers.insert(k.as_str(), v.as_str());
+            }
             let publish = PublishMessage::build()
                 .payload(payload.into())
                 .headers(headers)
@@ -321,29 +394,7 @@ impl Relay {
                 }
             }
         }
-
-        #[cfg(feature = "testing")]
-        if self
-            .crash_after_publish
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
-            return Err(Error::Event("simulated crash after publish".into()));
-        }
-
-        // Only the acknowledged prefix is marked; the rest is retried (and deduplicated).
-        sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)")
-            .bind(&done)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        match failure {
-            Some(e) if done.is_empty() => Err(e),
-            Some(e) => {
-                tracing::warn!(error = %e, published = done.len(), "outbox batch partly published");
-                Ok(done.len())
-            }
-            None => Ok(done.len()),
-        }
+        (done, failure)
     }
 
     /// Raises or lowers the flag that makes writers notify; false if it could not be set
@@ -374,16 +425,13 @@ impl Relay {
     }
 }
 
-/// The trace context of the event, repeated as NATS headers so that tools reading the stream
-/// (and consumers that do not decode the body first) see it.
-fn trace_headers(payload: &[u8]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Ok(ev) = TraceOnly::decode(payload) {
-        for (k, v) in ev.trace_context {
-            headers.insert(k.as_str(), v.as_str());
-        }
-    }
-    headers
+/// The trace context of the event: linked from the relay's `send` span and repeated as NATS
+/// headers, so that tools reading the stream (and consumers that do not decode the body
+/// first) see it.
+fn trace_context(payload: &[u8]) -> HashMap<String, String> {
+    TraceOnly::decode(payload)
+        .map(|ev| ev.trace_context)
+        .unwrap_or_default()
 }
 
 /// `TicketEvent` reduced to its trace context (same tag): decoding it skips the body instead
@@ -391,7 +439,7 @@ fn trace_headers(payload: &[u8]) -> HeaderMap {
 #[derive(Clone, PartialEq, prost::Message)]
 struct TraceOnly {
     #[prost(map = "string, string", tag = "5")]
-    trace_context: std::collections::HashMap<String, String>,
+    trace_context: HashMap<String, String>,
 }
 
 #[cfg(test)]
@@ -400,7 +448,7 @@ mod tests {
     use gridloop_proto::v1::TicketDiscovered;
 
     #[test]
-    fn trace_headers_come_from_the_events_trace_context() {
+    fn the_trace_context_comes_from_the_event() {
         let mut event = new_event(
             "test",
             "t-1",
@@ -413,9 +461,9 @@ mod tests {
             "traceparent".into(),
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
         );
-        let headers = trace_headers(&event.encode_to_vec());
+        let cx = trace_context(&event.encode_to_vec());
         assert_eq!(
-            headers.get("traceparent").map(|v| v.as_str()),
+            cx.get("traceparent").map(|v| v.as_str()),
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
         );
     }

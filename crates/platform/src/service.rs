@@ -22,9 +22,10 @@ use tonic::service::interceptor::InterceptedService;
 
 use crate::auth::Authenticator;
 use crate::inbox::{ConsumerOptions, Handler};
+use crate::metrics::admin::Admin;
 use crate::nats::Bus;
 use crate::outbox::{Relay, RelayOptions};
-use crate::{Config, Error, db, grpc, leader};
+use crate::{Config, Error, db, grpc, leader, metrics};
 
 /// A service being started: its resources, its listener and its background loops.
 pub struct Host {
@@ -34,6 +35,7 @@ pub struct Host {
     pub auth: Authenticator,
     pub shutdown: CancellationToken,
     listener: TcpListener,
+    admin: Option<Admin>,
     tasks: JoinSet<()>,
 }
 
@@ -49,6 +51,7 @@ impl Host {
         let bus = Bus::connect(&cfg).await?;
         bus.ensure_stream().await?;
         let listener = grpc::bind(cfg.grpc_addr).await?;
+        let admin = Admin::bind(cfg.admin_addr).await?;
         let auth = Authenticator::new(cfg.jwt_secret.as_deref());
         if cfg.jwt_secret.is_none() {
             tracing::warn!("GRIDLOOP_JWT_SECRET is not set: every authenticated call is refused");
@@ -60,8 +63,14 @@ impl Host {
             auth,
             shutdown,
             listener,
+            admin: Some(admin),
             tasks: JoinSet::new(),
         })
+    }
+
+    /// Where `/metrics` and `/healthz` are served.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(Admin::addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -72,14 +81,20 @@ impl Host {
         self.addr().port()
     }
 
-    /// Runs the outbox relay until shutdown.
+    /// Runs the outbox relay, and the sampling of its backlog, until shutdown.
     pub fn spawn_relay(&mut self) {
         let opts = RelayOptions {
             retention: self.cfg.outbox_retention,
+            service: self.cfg.service.clone(),
             ..RelayOptions::default()
         };
         let relay = Relay::new(self.pool.clone(), self.bus.clone(), opts);
         self.tasks.spawn(relay.run(self.shutdown.clone()));
+        self.tasks.spawn(metrics::sample_outbox(
+            self.pool.clone(),
+            self.cfg.service.clone(),
+            self.shutdown.clone(),
+        ));
     }
 
     /// Runs the service's consumer of the kinds its `spec` declares (the same declaration
@@ -131,8 +146,21 @@ impl Host {
 
     /// Serves gRPC until shutdown, then waits for the relay and consumers to drain.
     pub async fn serve(mut self, routes: Routes, services: &[&str]) -> Result<(), Error> {
+        if let Some(admin) = self.admin.take() {
+            if let Some(addr) = admin.addr() {
+                tracing::info!(%addr, "admin port: /metrics, /healthz");
+            }
+            self.tasks.spawn(admin.run(self.shutdown.clone()));
+        }
         tracing::info!(service = %self.cfg.service, addr = %self.addr(), "serving");
-        let served = grpc::serve(self.listener, routes, services, self.shutdown.clone()).await;
+        let served = grpc::serve(
+            self.listener,
+            routes,
+            services,
+            self.cfg.max_request_bytes,
+            self.shutdown.clone(),
+        )
+        .await;
         // Whatever ended the server, the loops stop with it.
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}

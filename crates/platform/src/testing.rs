@@ -74,6 +74,7 @@ impl TestEnv {
         cfg.subject_prefix = self.prefix.clone();
         cfg.jwt_secret = Some(TEST_JWT_SECRET.into());
         cfg.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        cfg.admin_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.db_max_connections = 5;
         cfg.log_format = LogFormat::Plain;
         cfg

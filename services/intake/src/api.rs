@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Caller, Role};
+use gridloop_platform::{ApiError, telemetry};
 use gridloop_proto::v1::intake_service_server::IntakeService;
 use gridloop_proto::v1::*;
 use sqlx::PgPool;
@@ -43,6 +43,8 @@ impl IntakeApi {
         sub: submit::Submission,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         let done = self.writer.submit(sub).await?;
+        // The writer records it on its own task: the call learns its ticket from the answer.
+        telemetry::mark_ticket(&done.ticket_id.to_string());
         match done.outcome {
             SubmitOutcome::Created => {
                 tracing::info!(ticket_id = %done.ticket_id, "ticket discovered")

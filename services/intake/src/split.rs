@@ -70,8 +70,8 @@ pub async fn split_off(
         tracing::warn!(%child, %parent, "repeat on an ended ticket is not a merge intake stored; not split");
         return Ok(());
     };
-    let mut event = outbox::new_event(PRODUCER, &child.to_string(), discovered(&r, parent));
-    event.trace_context = trace.clone();
+    let event =
+        outbox::new_event_under(PRODUCER, &child.to_string(), discovered(&r, parent), trace);
     sqlx::query(
         "UPDATE tickets SET state = 'DISCOVERED', parent_ticket_id = NULL, \
            split_from_ticket_id = $2, split_at = now() \

@@ -556,9 +556,7 @@ fn event(
     body: gridloop_proto::v1::ticket_event::Body,
     trace: &HashMap<String, String>,
 ) -> gridloop_proto::v1::TicketEvent {
-    let mut event = outbox::new_event(PRODUCER, &ticket_id.to_string(), body);
-    event.trace_context = trace.clone();
-    event
+    outbox::new_event_under(PRODUCER, &ticket_id.to_string(), body, trace)
 }
 
 /// A new ticket as a `tickets` row (JSON keys are the column names).

@@ -28,6 +28,7 @@ pub mod escalate;
 pub mod events;
 mod extension;
 pub mod firing;
+mod gauges;
 mod queries;
 mod settings;
 mod sla;
@@ -109,6 +110,11 @@ impl App {
         let calendar = Arc::new(Calendar::china_default());
         let wake = Arc::new(Notify::new());
         host.spawn_relay();
+        host.spawn(gauges::run(
+            host.pool.clone(),
+            clock.clone(),
+            host.shutdown.clone(),
+        ));
         host.spawn(firing::run(
             host.pool.clone(),
             clock.clone(),

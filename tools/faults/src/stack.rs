@@ -72,6 +72,11 @@ impl Stack {
                 format!("GRIDLOOP_{}_ADDR", service.to_ascii_uppercase()),
                 format!("127.0.0.1:{}", self.port(service)),
             ),
+            // Nothing here scrapes the admin port: any free one, so replicas never collide.
+            (
+                format!("GRIDLOOP_{}_ADMIN_ADDR", service.to_ascii_uppercase()),
+                "127.0.0.1:0".into(),
+            ),
         ];
         if service == "reports" {
             env.push((

@@ -27,7 +27,13 @@ const SERVICE: &str = "gridloop.v1.IntakeService";
 async fn start_skeleton(stop: CancellationToken) -> Channel {
     let listener = grpc::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(grpc::serve(listener, Routes::default(), &[SERVICE], stop));
+    tokio::spawn(grpc::serve(
+        listener,
+        Routes::default(),
+        &[SERVICE],
+        1 << 20,
+        stop,
+    ));
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
