@@ -1,6 +1,11 @@
-//! The metrics of one whole loop, as the admin port's Prometheus page shows them: calls by
-//! method and status code, events published by each outbox and handled by each consumer.
-//! Its own test binary, because it installs the process-wide telemetry.
+//! The traces and metrics of one whole loop, as an operator's backends receive them: every
+//! span and metric exported over OTLP to a collector in the test ([`collector`]), checked for
+//! kinds, attributes, links and counts ([`journey`]); and the admin port's Prometheus page:
+//! calls by method and status code, events published by each outbox and handled by each
+//! consumer. Its own test binary, because it installs the process-wide telemetry.
+
+mod collector;
+mod journey;
 
 use gridloop_platform::config::LogFormat;
 use gridloop_platform::{metrics, telemetry};
@@ -17,12 +22,14 @@ fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-#[tokio::test]
-async fn a_whole_loop_is_counted_by_method_code_outbox_and_consumer() {
-    let _guard = telemetry::install(telemetry::Options {
+// Several threads: the exporters run beside the services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whole_loop_is_traced_and_counted() {
+    let (collector, endpoint) = collector::Collector::start().await;
+    let guard = telemetry::install(telemetry::Options {
         service: "system".into(),
         format: LogFormat::Plain,
-        otlp_endpoint: None,
+        otlp_endpoint: Some(endpoint),
         metrics_interval: std::time::Duration::from_secs(60),
     })
     .expect("telemetry installs");
@@ -50,6 +57,11 @@ async fn a_whole_loop_is_counted_by_method_code_outbox_and_consumer() {
         .expect_err("no token");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     sys.settle().await;
+
+    // Every span has ended once the system is quiet; flushing exports them and the metrics.
+    guard.force_flush();
+    journey::check_spans(&collector.spans(), t);
+    journey::check_metrics(&collector.metrics());
 
     let page = metrics::render();
     let calls = "rpc_server_call_duration_seconds_count";
