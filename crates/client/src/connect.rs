@@ -214,6 +214,72 @@ impl<G: Fn(&str) -> Option<String>> Connector<G> {
     }
 }
 
+/// One lazy channel per service, shared by every call: for callers that act as a different
+/// identity per call (each request carries its own token, see [`request`]) and make many calls
+/// at once, where a channel per call would open a connection per call.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    channels: Vec<(Service, Channel, String)>,
+}
+
+impl Channels {
+    /// Channels to the addresses `get` reads (see [`Service::addr`]); calls time out after
+    /// `timeout`.
+    pub fn new(
+        get: impl Fn(&str) -> Option<String>,
+        timeout: Duration,
+    ) -> Result<Channels, ConnectError> {
+        let mut channels = Vec::with_capacity(Service::ALL.len());
+        for s in Service::ALL {
+            let addr = s.addr(&get);
+            channels.push((s, s.channel(&addr, timeout)?, addr));
+        }
+        Ok(Channels { channels })
+    }
+
+    /// Channels to the addresses in the process environment.
+    pub fn from_env(timeout: Duration) -> Result<Channels, ConnectError> {
+        Channels::new(|k| std::env::var(k).ok(), timeout)
+    }
+
+    fn entry(&self, s: Service) -> &(Service, Channel, String) {
+        self.channels
+            .iter()
+            .find(|(x, _, _)| *x == s)
+            .expect("a channel for every service")
+    }
+
+    /// The channel to `s`.
+    pub fn channel(&self, s: Service) -> Channel {
+        self.entry(s).1.clone()
+    }
+
+    /// Where `s` is called, for error messages.
+    pub fn addr(&self, s: Service) -> &str {
+        &self.entry(s).2
+    }
+
+    pub fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel(Service::Intake))
+    }
+
+    pub fn routing(&self) -> RoutingServiceClient<Channel> {
+        RoutingServiceClient::new(self.channel(Service::Routing))
+    }
+
+    pub fn closure(&self) -> ClosureServiceClient<Channel> {
+        ClosureServiceClient::new(self.channel(Service::Closure))
+    }
+
+    pub fn tracker(&self) -> TrackerServiceClient<Channel> {
+        TrackerServiceClient::new(self.channel(Service::Tracker))
+    }
+
+    pub fn reports(&self) -> ReportServiceClient<Channel> {
+        ReportServiceClient::new(self.channel(Service::Reports))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +292,16 @@ mod tests {
         assert_eq!(Service::Routing.addr(get), "http://10.0.0.2:7000");
         let https = |_: &str| Some("https://gl.example.cn".to_string());
         assert_eq!(Service::Tracker.addr(https), "https://gl.example.cn");
+    }
+
+    #[tokio::test]
+    async fn shared_channels_know_their_addresses() {
+        let get = |k: &str| (k == "GRIDLOOP_CLOSURE_ADDR").then(|| "10.0.0.3:7003".to_string());
+        let ch = Channels::new(get, Duration::from_secs(1)).unwrap();
+        assert_eq!(ch.addr(Service::Closure), "http://10.0.0.3:7003");
+        assert_eq!(ch.addr(Service::Intake), "http://127.0.0.1:50051");
+        let bad = |_: &str| Some("not an address".to_string());
+        assert!(Channels::new(bad, Duration::from_secs(1)).is_err());
     }
 
     #[tokio::test]

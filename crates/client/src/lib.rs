@@ -16,6 +16,6 @@ pub mod retry;
 pub mod token;
 pub mod trace;
 
-pub use connect::{Attach, Connection, Connector, Service};
+pub use connect::{Attach, Channels, Connection, Connector, Service};
 pub use retry::Backoff;
 pub use token::{Claims, Role, TokenError};

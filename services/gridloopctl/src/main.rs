@@ -22,26 +22,19 @@ mod choices;
 mod cli;
 mod client;
 mod closure;
-mod demo;
-mod demo_county;
-mod demo_flow;
-mod demo_plan;
-mod demo_rpc;
-mod demo_watch;
 mod dispose;
-mod error;
 mod gridfile;
 mod grids;
 mod intake;
-mod output;
 mod pager;
 mod reports;
 mod routing;
-mod timefmt;
 mod token;
 mod tracker;
 
 use std::process::ExitCode;
+
+use gridloopctl::{enum_name, error, output, report_table, timefmt};
 
 use clap::Parser;
 
@@ -103,7 +96,6 @@ async fn run(cli: Cli) -> CtlResult {
         Command::Timeline(t) => tracker::timeline(&ctx()?, t).await,
         Command::Overdue(o) => tracker::overdue(&ctx()?, o).await,
         Command::Report(r) => reports::report(&ctx()?, r).await,
-        Command::Demo(d) => demo::run(d, env("GRIDLOOP_JWT_SECRET")).await,
     }
 }
 

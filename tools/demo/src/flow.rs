@@ -9,12 +9,15 @@ use std::time::Duration;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::{from_ts, ts};
 
-use crate::demo_county::{County, TOWN};
-use crate::demo_plan::{Chan, Path, Plan, content};
-use crate::demo_rpc::{As, Rpc, lagging, retry, why};
+use crate::county::{County, TOWN};
+use crate::plan::{Chan, Path, Plan, content};
+use gridloop_client::Backoff;
+use gridloop_client::retry::{retry, unavailable};
+
+use crate::rpc::{As, Rpc, lagging, why};
 
 /// How long a step waits for another service to catch up before the ticket counts as failed.
-const CATCH_UP: Duration = Duration::from_secs(60);
+const CATCH_UP: Backoff = Backoff::within(Duration::from_secs(60));
 /// The longest the demo waits between two unreached callbacks (closure's configured
 /// interval); longer intervals leave the ticket waiting for its callbacks.
 pub const MAX_CALLBACK_WAIT: Duration = Duration::from_secs(30);
@@ -121,7 +124,7 @@ impl Demo {
                     external_id: format!("12345-{ext}"),
                     operator_id: OPERATOR.into(),
                     caller_phone: phone,
-                    caller_name: Some(crate::demo_county::person_name(p.n + 1000)),
+                    caller_name: Some(crate::county::person_name(p.n + 1000)),
                     address: self.address(p.group, p.n),
                     grid_code: if p.n.is_multiple_of(3) {
                         g.code.clone()
@@ -233,10 +236,10 @@ impl Demo {
                 Err(s) if lagging(&s) => {}
                 Err(s) => return Err(why("waiting for dispatch", &s)),
             }
-            if start.elapsed() > CATCH_UP {
+            if start.elapsed() > CATCH_UP.limit {
                 return Err(format!(
                     "routing did not dispatch ticket {ticket} (attempt > {after}) within {}s",
-                    CATCH_UP.as_secs()
+                    CATCH_UP.limit.as_secs()
                 ));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
@@ -607,8 +610,4 @@ impl Demo {
         add(&self.stats.transferred, 1);
         Ok(())
     }
-}
-
-fn unavailable(s: &tonic::Status) -> bool {
-    s.code() == tonic::Code::Unavailable
 }
