@@ -6,12 +6,14 @@
 //!   verification; the platform's interceptor verifies with this same code;
 //! - [`trace`]: the W3C `traceparent` of the current span, sent on every call so a command's
 //!   calls join the caller's trace;
-//! - [`retry`]: one retry helper with bounded exponential backoff.
+//! - [`retry`]: one retry helper with bounded exponential backoff;
+//! - [`requests`]: the loop's requests (submissions and every step), built once.
 //!
 //! `gridloopctl`, the demo and the whole-system tests call the services through this crate;
 //! services themselves stand on `gridloop-platform`, which re-exports the token types from here.
 
 pub mod connect;
+pub mod requests;
 pub mod retry;
 pub mod token;
 pub mod trace;

@@ -6,12 +6,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
-use gridloop_proto::{from_ts, ts};
 
 use crate::county::{County, TOWN};
 use crate::plan::{Chan, Path, Plan, content};
 use gridloop_client::Backoff;
+use gridloop_client::requests::{self, Reached};
 use gridloop_client::retry::{retry, unavailable};
 
 use crate::rpc::{As, Rpc, lagging, why};
@@ -108,23 +109,23 @@ impl Demo {
     /// and the outcome.
     async fn submit(&self, p: &Plan, k: usize) -> Flow<(String, pb::SubmitOutcome)> {
         let ext = format!("{}-{:04}-{k}", self.run, p.n);
-        let now = Some(ts(chrono::Utc::now()));
+        let now = chrono::Utc::now();
         let phone = self.phone(p);
         let g = &self.county.groups[p.group];
         let urgency = if p.urgent {
             pb::Urgency::Urgent
         } else {
             pb::Urgency::Unspecified
-        } as i32;
+        };
         let text = content(p.category, p.n).to_string();
         let rpc = &self.rpc;
         let resp = match p.chan {
             Chan::Hotline => {
-                let msg = pb::SubmitHotlineTicketRequest {
-                    external_id: format!("12345-{ext}"),
+                let call = requests::HotlineCall {
+                    work_order: format!("12345-{ext}"),
                     operator_id: OPERATOR.into(),
-                    caller_phone: phone,
-                    caller_name: Some(crate::county::person_name(p.n + 1000)),
+                    phone,
+                    name: Some(crate::county::person_name(p.n + 1000)),
                     address: self.address(p.group, p.n),
                     grid_code: if p.n.is_multiple_of(3) {
                         g.code.clone()
@@ -135,8 +136,8 @@ impl Demo {
                     urgency,
                     content: text,
                     recording_url: format!("https://rec.12345.example.cn/{ext}.mp3"),
-                    received_at: now,
                 };
+                let msg = requests::hotline(call, now);
                 retry(CATCH_UP, unavailable, || {
                     let req = rpc.req(As::Operator(OPERATOR), msg.clone());
                     let mut c = rpc.intake();
@@ -145,12 +146,8 @@ impl Demo {
                 .await
             }
             Chan::OneKey(h) => {
-                let msg = pb::SubmitOneKeyCallRequest {
-                    device_id: self.county.households[h].device_id.clone(),
-                    press_id: format!("press-{ext}"),
-                    pressed_at: now,
-                    voice_note_url: String::new(),
-                };
+                let device = &self.county.households[h].device_id;
+                let msg = requests::one_key(device, format!("press-{ext}"), "", now);
                 retry(CATCH_UP, unavailable, || {
                     let req = rpc.req(As::Service(GATEWAY), msg.clone());
                     let mut c = rpc.intake();
@@ -160,11 +157,11 @@ impl Demo {
             }
             Chan::App(channel) => {
                 let point = g.centre.filter(|_| p.n.is_multiple_of(2));
-                let msg = pb::SubmitAppTicketRequest {
-                    channel: channel as i32,
+                let submission = requests::AppSubmission {
+                    channel,
                     submission_id: format!("{}-{ext}", channel.as_str_name().to_lowercase()),
-                    citizen_phone: phone,
-                    citizen_name: None,
+                    phone,
+                    name: None,
                     content: text,
                     category_code: p.category.into(),
                     photo_urls: if channel == pb::Channel::App {
@@ -174,8 +171,8 @@ impl Demo {
                     },
                     point: point.map(|(lat, lng)| pb::GeoPoint { lat, lng }),
                     address: self.address(p.group, p.n),
-                    submitted_at: now,
                 };
+                let msg = requests::app(submission, now);
                 retry(CATCH_UP, unavailable, || {
                     let req = rpc.req(As::Service(APP), msg.clone());
                     let mut c = rpc.intake();
@@ -185,20 +182,16 @@ impl Demo {
             }
             Chan::Patrol => {
                 let w = &self.worker_ids[self.patroller(p.group)];
-                let msg = pb::ReportPatrolFindingRequest {
+                let finding = requests::PatrolFinding {
                     finding_id: format!("patrol-{ext}"),
                     grid_code: g.code.clone(),
                     category_code: p.category.into(),
                     urgency,
                     content: format!("巡查发现:{text}"),
                     photo_urls: vec![format!("https://img.example.cn/patrol/{ext}.jpg")],
-                    location: Some(pb::Location {
-                        point: None,
-                        address: self.address(p.group, p.n),
-                        grid_code: g.code.clone(),
-                    }),
-                    found_at: now,
+                    address: self.address(p.group, p.n),
                 };
+                let msg = requests::patrol(finding, now);
                 retry(CATCH_UP, unavailable, || {
                     let req = rpc.req(As::WorkerIn(w, &g.code), msg.clone());
                     let mut c = rpc.intake();
@@ -218,12 +211,7 @@ impl Demo {
         let rpc = &self.rpc;
         let start = std::time::Instant::now();
         loop {
-            let req = rpc.req(
-                As::Supervisor,
-                pb::GetTaskRequest {
-                    ticket_id: ticket.into(),
-                },
-            );
+            let req = rpc.req(As::Supervisor, requests::task(ticket));
             match rpc.routing().get_task(req).await {
                 Ok(r) => {
                     if let Some(t) = r.into_inner().task
@@ -248,9 +236,7 @@ impl Demo {
 
     async fn accept(&self, t: &pb::Task) -> Flow {
         let rpc = &self.rpc;
-        let msg = pb::AcceptTaskRequest {
-            ticket_id: t.ticket_id.clone(),
-        };
+        let msg = requests::accept(&t.ticket_id);
         retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
             let mut c = rpc.routing();
@@ -273,9 +259,8 @@ impl Demo {
         } else {
             kind
         };
-        let msg = pb::SubmitDisposalRequest {
-            ticket_id: t.ticket_id.clone(),
-            disposal_type: kind as i32,
+        let disposal = requests::Disposal {
+            kind,
             result: match kind {
                 pb::DisposalType::Explained => "已电话联系并当面解释相关政策,群众表示理解。".into(),
                 pb::DisposalType::Unresolvable => "涉及历史遗留问题,需区级部门统筹。".into(),
@@ -286,13 +271,13 @@ impl Demo {
                 "https://img.example.cn/evidence/{}-{round}.jpg",
                 t.ticket_id
             )],
-            disposed_at: Some(ts(chrono::Utc::now())),
             unresolvable_reason: if kind == pb::DisposalType::Unresolvable {
                 "权属争议需法院裁定".into()
             } else {
                 String::new()
             },
         };
+        let msg = requests::dispose(&t.ticket_id, disposal, chrono::Utc::now());
         // Routing takes the disposal on the same view as the acceptance just before it, so
         // only an unavailable service is worth a retry.
         retry(CATCH_UP, unavailable, || {
@@ -315,13 +300,7 @@ impl Demo {
             _ => "处理及时,很满意。",
         };
         let r = if by_phone {
-            let msg = pb::RecordCallbackRequest {
-                ticket_id: ticket.into(),
-                reached: true,
-                rating: rating as i32,
-                notes: comment.into(),
-                called_at: Some(ts(chrono::Utc::now())),
-            };
+            let msg = requests::callback(ticket, Reached::Yes(rating), comment, chrono::Utc::now());
             retry(CATCH_UP, lagging, || {
                 let req = rpc.req(As::Operator(OPERATOR), msg.clone());
                 let mut c = rpc.closure();
@@ -329,11 +308,7 @@ impl Demo {
             })
             .await
         } else {
-            let msg = pb::SubmitFeedbackRequest {
-                ticket_id: ticket.into(),
-                rating: rating as i32,
-                comment: comment.into(),
-            };
+            let msg = requests::feedback(ticket, rating, comment);
             retry(CATCH_UP, lagging, || {
                 let req = rpc.req(As::Service(APP), msg.clone());
                 let mut c = rpc.closure();
@@ -352,11 +327,7 @@ impl Demo {
 
     async fn exempt(&self, ticket: &str, kind: pb::ExemptionKind, reason: &str) -> Flow {
         let rpc = &self.rpc;
-        let msg = pb::CloseTicketRequest {
-            ticket_id: ticket.into(),
-            kind: kind as i32,
-            reason: reason.into(),
-        };
+        let msg = requests::close(ticket, kind, reason);
         retry(CATCH_UP, lagging, || {
             let req = rpc.req(As::Supervisor, msg.clone());
             let mut c = rpc.closure();
@@ -404,13 +375,8 @@ impl Demo {
         attempt: usize,
     ) -> Flow<pb::RecordCallbackResponse> {
         let rpc = &self.rpc;
-        let msg = pb::RecordCallbackRequest {
-            ticket_id: ticket.into(),
-            reached: false,
-            rating: 0,
-            notes: format!("第{attempt}次回访,电话无人接听"),
-            called_at: Some(ts(chrono::Utc::now())),
-        };
+        let notes = format!("第{attempt}次回访,电话无人接听");
+        let msg = requests::callback(ticket, Reached::No, notes, chrono::Utc::now());
         Ok(retry(CATCH_UP, lagging, || {
             let req = rpc.req(As::Operator(OPERATOR), msg.clone());
             let mut c = rpc.closure();
@@ -424,12 +390,7 @@ impl Demo {
     /// Waits (briefly) for the tracker to escalate a ticket with repeat complaints.
     async fn escalated(&self, ticket: &str) -> bool {
         for _ in 0..40 {
-            let req = self.rpc.req(
-                As::Supervisor,
-                pb::GetLoopStatusRequest {
-                    ticket_id: ticket.into(),
-                },
-            );
+            let req = self.rpc.req(As::Supervisor, requests::loop_status(ticket));
             if let Ok(r) = self.rpc.tracker().get_loop_status(req).await
                 && r.into_inner()
                     .status
@@ -567,11 +528,11 @@ impl Demo {
 
     async fn give_back(&self, t: &pb::Task) -> Flow {
         let rpc = &self.rpc;
-        let msg = pb::ReturnTaskRequest {
-            ticket_id: t.ticket_id.clone(),
-            reason: pb::ReturnReason::NotMyGrid as i32,
-            reason_text: "现场核实不属于本网格".into(),
-        };
+        let msg = requests::give_back(
+            &t.ticket_id,
+            pb::ReturnReason::NotMyGrid,
+            "现场核实不属于本网格",
+        );
         retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
             let mut c = rpc.routing();
@@ -595,11 +556,7 @@ impl Demo {
             to
         };
         let rpc = &self.rpc;
-        let msg = pb::TransferTaskRequest {
-            ticket_id: t.ticket_id.clone(),
-            to_grid_code: to,
-            reason: "诉求地点在邻组,转邻组网格员办理".into(),
-        };
+        let msg = requests::transfer(&t.ticket_id, to, "诉求地点在邻组,转邻组网格员办理");
         retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
             let mut c = rpc.routing();

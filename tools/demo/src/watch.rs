@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use gridloop_client::Service;
+use gridloop_client::{Service, requests};
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
 use gridloopctl::error::CtlResult;
@@ -145,12 +145,7 @@ pub async fn supervised(rpc: &Rpc, tickets: &[String], bound: Duration) -> Super
 /// The tracker's view of one ticket: its respond deadline, whether it is overdue, and where
 /// it was escalated once it is both. `None` while the tracker does not answer.
 async fn status(rpc: &Rpc, ticket: &str) -> Option<Seen> {
-    let req = rpc.req(
-        As::Supervisor,
-        pb::GetLoopStatusRequest {
-            ticket_id: ticket.into(),
-        },
-    );
+    let req = rpc.req(As::Supervisor, requests::loop_status(ticket));
     let st = rpc
         .tracker()
         .get_loop_status(req)
