@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use gridloop_client::Service;
+// China Standard Time, in which the demo prints its times: the lifecycle's offset.
+use gridloop_lifecycle::calendar::shanghai as cst;
 use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
 use gridloopctl::error::{CtlError, CtlResult, exit};
@@ -388,11 +390,6 @@ fn summary(s: &Stats, elapsed: Duration, w: &Supervised, minutes: u32) {
     for e in errs.iter() {
         println!("  ! {e}");
     }
-}
-
-/// China Standard Time, in which the demo prints its times.
-pub fn cst() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
 
 /// The town's report by village for this month, once reports has read the demo's events,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gridloop_client::{Service, requests};
+use gridloop_lifecycle::calendar::shanghai;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
 use gridloopctl::error::CtlResult;
@@ -204,7 +205,7 @@ fn progress(done: usize, total: usize, due: Option<DateTime<Utc>>, waited: Durat
     let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
     let due = due
         .map(|d| {
-            let local = d.with_timezone(&crate::cst());
+            let local = d.with_timezone(&shanghai());
             let left = (d - Utc::now()).num_seconds();
             if left > 0 {
                 format!(" · 签收 due {} (in {left}s)", local.format("%H:%M:%S"))
