@@ -8,6 +8,8 @@
 //! - Credentials: `--token` or `GRIDLOOP_TOKEN`; or `--as ROLE[:SUB]` (with `--as-grid CODE`)
 //!   mints a short-lived token on the spot when `GRIDLOOP_JWT_SECRET` is set (local stack).
 //!   `gridloopctl token --role ROLE` prints one to export.
+//! - Trace context: `TRACEPARENT` (W3C) makes every call of the command a child of that span,
+//!   so an operator can tie a command to a trace (see `gridloop_client::trace`).
 //! - Output: aligned tables; `--json` prints the response as JSON (and errors as JSON on
 //!   stderr). Times in tables are China Standard Time; in JSON, RFC 3339 UTC.
 //! - Exit codes: 0 ok; 1 other failure; 2 usage; 3 not found; 4 refused (invalid argument,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use gridloop_client::connect::Traced;
 use gridloop_client::token::{self, Claims, Role};
 use gridloop_client::{Channels, Service, connect};
 use gridloop_proto::v1::closure_service_client::ClosureServiceClient;
@@ -13,7 +14,6 @@ use gridloop_proto::v1::routing_service_client::RoutingServiceClient;
 use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
 use gridloopctl::error::{CtlError, CtlResult};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::county::COUNTY;
 
@@ -68,24 +68,24 @@ impl Rpc {
             .unwrap_or_default()
     }
 
-    /// `msg` with a bearer token for `who` and the current trace context.
+    /// `msg` with a bearer token for `who` (the channel adds the trace context).
     pub fn req<T>(&self, who: As<'_>, msg: T) -> tonic::Request<T> {
         connect::request(msg, &self.token(who, 3600))
     }
 
-    pub fn intake(&self) -> IntakeServiceClient<Channel> {
+    pub fn intake(&self) -> IntakeServiceClient<Traced> {
         self.channels.intake()
     }
-    pub fn routing(&self) -> RoutingServiceClient<Channel> {
+    pub fn routing(&self) -> RoutingServiceClient<Traced> {
         self.channels.routing()
     }
-    pub fn closure(&self) -> ClosureServiceClient<Channel> {
+    pub fn closure(&self) -> ClosureServiceClient<Traced> {
         self.channels.closure()
     }
-    pub fn tracker(&self) -> TrackerServiceClient<Channel> {
+    pub fn tracker(&self) -> TrackerServiceClient<Traced> {
         self.channels.tracker()
     }
-    pub fn reports(&self) -> ReportServiceClient<Channel> {
+    pub fn reports(&self) -> ReportServiceClient<Traced> {
         self.channels.reports()
     }
 }
