@@ -2,19 +2,20 @@
 //! it, then worked by whoever holds it — 签收, 退单, 转办, 处置 — rated by the citizen or
 //! called back by the 12345 centre, and closed by a rating or a supervisor's exemption.
 
+mod submit;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gridloop_proto::from_ts;
-use gridloop_proto::v1 as pb;
-
-use crate::county::{County, TOWN};
-use crate::plan::{Chan, Path, Plan, content};
 use gridloop_client::Backoff;
 use gridloop_client::requests::{self, Reached};
 use gridloop_client::retry::{retry, unavailable};
+use gridloop_proto::from_ts;
+use gridloop_proto::v1 as pb;
 
+use crate::county::County;
+use crate::plan::{Chan, Path, Plan};
 use crate::rpc::{As, Rpc, lagging, why};
 
 /// How long a step waits for another service to catch up before the ticket counts as failed.
@@ -75,137 +76,6 @@ const APP: &str = "wushi-zhao-shuji-app";
 const GATEWAY: &str = "onekey-gateway";
 
 impl Demo {
-    fn phone(&self, p: &Plan) -> String {
-        format!("137{:03}{:05}", self.run_digits, p.n)
-    }
-
-    /// The worker who patrols a group: its A post holder, or B when A is away.
-    fn patroller(&self, group: usize) -> usize {
-        let a = self.county.group_a[group];
-        let s = &self.county.staff[a];
-        if s.leave.is_none() && s.off_duty.is_none() {
-            return a;
-        }
-        let code = &self.county.groups[group].code;
-        self.county
-            .staff
-            .iter()
-            .position(|s| s.posts.iter().any(|(c, p)| c == code && *p == pb::Post::B))
-            .unwrap_or(a)
-    }
-
-    fn address(&self, group: usize, n: usize) -> String {
-        let g = &self.county.groups[group];
-        let v = &self.county.villages[g.village];
-        // Half say the group's formal name, half the alias people use.
-        if n.is_multiple_of(2) {
-            format!("{}{}{}号", TOWN.1, g.name, n % 60 + 1)
-        } else {
-            format!("{}{}{}号附近", v.name, g.alias, n % 60 + 1)
-        }
-    }
-
-    /// Submits the plan's ticket (or, with `k` > 0, its k-th repeat). Returns the ticket id
-    /// and the outcome.
-    async fn submit(&self, p: &Plan, k: usize) -> Flow<(String, pb::SubmitOutcome)> {
-        let ext = format!("{}-{:04}-{k}", self.run, p.n);
-        let now = chrono::Utc::now();
-        let phone = self.phone(p);
-        let g = &self.county.groups[p.group];
-        let urgency = if p.urgent {
-            pb::Urgency::Urgent
-        } else {
-            pb::Urgency::Unspecified
-        };
-        let text = content(p.category, p.n).to_string();
-        let rpc = &self.rpc;
-        let resp = match p.chan {
-            Chan::Hotline => {
-                let call = requests::HotlineCall {
-                    work_order: format!("12345-{ext}"),
-                    operator_id: OPERATOR.into(),
-                    phone,
-                    name: Some(crate::county::person_name(p.n + 1000)),
-                    address: self.address(p.group, p.n),
-                    grid_code: if p.n.is_multiple_of(3) {
-                        g.code.clone()
-                    } else {
-                        String::new()
-                    },
-                    category_code: p.category.into(),
-                    urgency,
-                    content: text,
-                    recording_url: format!("https://rec.12345.example.cn/{ext}.mp3"),
-                };
-                let msg = requests::hotline(call, now);
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::Operator(OPERATOR), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.submit_hotline_ticket(req).await }
-                })
-                .await
-            }
-            Chan::OneKey(h) => {
-                let device = &self.county.households[h].device_id;
-                let msg = requests::one_key(device, format!("press-{ext}"), "", now);
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::Service(GATEWAY), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.submit_one_key_call(req).await }
-                })
-                .await
-            }
-            Chan::App(channel) => {
-                let point = g.centre.filter(|_| p.n.is_multiple_of(2));
-                let submission = requests::AppSubmission {
-                    channel,
-                    submission_id: format!("{}-{ext}", channel.as_str_name().to_lowercase()),
-                    phone,
-                    name: None,
-                    content: text,
-                    category_code: p.category.into(),
-                    photo_urls: if channel == pb::Channel::App {
-                        vec![format!("https://img.example.cn/app/{ext}.jpg")]
-                    } else {
-                        vec![]
-                    },
-                    point: point.map(|(lat, lng)| pb::GeoPoint { lat, lng }),
-                    address: self.address(p.group, p.n),
-                };
-                let msg = requests::app(submission, now);
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::Service(APP), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.submit_app_ticket(req).await }
-                })
-                .await
-            }
-            Chan::Patrol => {
-                let w = &self.worker_ids[self.patroller(p.group)];
-                let finding = requests::PatrolFinding {
-                    finding_id: format!("patrol-{ext}"),
-                    grid_code: g.code.clone(),
-                    category_code: p.category.into(),
-                    urgency,
-                    content: format!("巡查发现:{text}"),
-                    photo_urls: vec![format!("https://img.example.cn/patrol/{ext}.jpg")],
-                    address: self.address(p.group, p.n),
-                };
-                let msg = requests::patrol(finding, now);
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::WorkerIn(w, &g.code), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.report_patrol_finding(req).await }
-                })
-                .await
-            }
-        }
-        .map_err(|s| why("submit", &s))?
-        .into_inner();
-        let outcome = pb::SubmitOutcome::try_from(resp.outcome).unwrap_or_default();
-        Ok((resp.ticket_id, outcome))
-    }
-
     /// The ticket's task once routing has dispatched it beyond attempt `after`.
     async fn dispatched(&self, ticket: &str, after: u32) -> Flow<pb::Task> {
         let rpc = &self.rpc;
