@@ -319,6 +319,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn traceparent_is_read_with_the_addresses() {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let get = |k: &str| (k == "TRACEPARENT").then(|| parent.to_string());
+        let ch = Channels::new(get, Duration::from_secs(1)).unwrap();
+        let sc = ch.channel(Service::Routing).parent().cloned().unwrap();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let none = Channels::new(|_| None, Duration::from_secs(1)).unwrap();
+        assert!(none.channel(Service::Routing).parent().is_none());
+    }
+
+    #[tokio::test]
     async fn bad_address_and_token_are_errors() {
         let bad = |_: &str| Some("not an address".to_string());
         let err = Connector::new(Attach::default(), bad)

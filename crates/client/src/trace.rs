@@ -206,6 +206,11 @@ impl<S> Traced<S> {
     pub fn new(inner: S, parent: Option<SpanContext>) -> Traced<S> {
         Traced { inner, parent }
     }
+
+    /// The parent of calls made outside any trace.
+    pub fn parent(&self) -> Option<&SpanContext> {
+        self.parent.as_ref()
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
