@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole product in one command: starts the local stack, builds and starts the five
 # services in the background (logs under .local/logs/), waits until each answers, runs
-# `gridloopctl demo` (imports the demo county 三元镇, sets the town's SLA rule that gives urgent
-# safety hazards 2 minutes to respond, drives 1,000 tickets through the loop and waits until
-# the hazards nobody signed for are overdue and escalated), prints the report and the URL of
-# the HTML report page, and keeps the services running until Ctrl-C, which stops them. Extra
-# arguments go to `gridloopctl demo` (e.g. --tickets 200 --concurrency 8 --hazard-minutes 5).
+# `gridloop-demo` (tools/demo: imports the demo county 三元镇, sets the town's SLA rule that
+# gives urgent safety hazards 2 minutes to respond, drives 1,000 tickets through the loop and
+# waits until the hazards nobody signed for are overdue and escalated), prints the report and
+# the URL of the HTML report page, and keeps the services running until Ctrl-C, which stops
+# them. Extra arguments go to `gridloop-demo` (e.g. --tickets 200 --concurrency 8
+# --hazard-minutes 5).
 #
 # For the demo, closure counts unreached callbacks 3 s apart (instead of 2 hours) so the
 # exemption path completes in the run, and one-key calls are filed as 养老助残.
@@ -28,16 +29,17 @@ done
 
 pkgs=()
 for s in "${SERVICES[@]}"; do pkgs+=(-p "gridloop-$s"); done
-echo "demo: building ${SERVICES[*]} and gridloopctl"
+echo "demo: building ${SERVICES[*]}, gridloop-demo and gridloopctl"
 artifacts=$(mktemp)
-cargo build "${pkgs[@]}" -p gridloopctl --bins --message-format=json-render-diagnostics >"$artifacts"
-exe_of() { # the executable cargo built from services/$1/src/main.rs
-    grep '"reason":"compiler-artifact"' "$artifacts" | grep "\"src_path\":\"$PWD/services/$1/src/main.rs\"" |
+cargo build "${pkgs[@]}" -p gridloop-demo -p gridloopctl --bins --message-format=json-render-diagnostics >"$artifacts"
+exe_of() { # the executable cargo built from $1/src/main.rs
+    grep '"reason":"compiler-artifact"' "$artifacts" | grep "\"src_path\":\"$PWD/$1/src/main.rs\"" |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | head -n1
 }
-CTL=$(exe_of gridloopctl)
-[ -n "$CTL" ] || {
-    echo "demo: cargo did not report the gridloopctl executable" >&2
+CTL=$(exe_of services/gridloopctl)
+DEMO=$(exe_of tools/demo)
+[ -n "$CTL" ] && [ -n "$DEMO" ] || {
+    echo "demo: cargo did not report the gridloopctl and gridloop-demo executables" >&2
     exit 1
 }
 
@@ -59,7 +61,7 @@ trap 'exit 143' TERM
 export GRIDLOOP_CLOSURE_CALLBACK_INTERVAL_SECS=${GRIDLOOP_CLOSURE_CALLBACK_INTERVAL_SECS:-3}
 export GRIDLOOP_INTAKE_ONE_KEY_CATEGORY=${GRIDLOOP_INTAKE_ONE_KEY_CATEGORY:-elderly_care}
 for s in "${SERVICES[@]}"; do
-    exe=$(exe_of "$s")
+    exe=$(exe_of "services/$s")
     [ -n "$exe" ] || {
         echo "demo: cargo did not report the $s executable" >&2
         exit 1
@@ -85,7 +87,7 @@ for i in "${!SERVICES[@]}"; do
 done
 echo "demo: all services answer"
 
-"$CTL" demo "$@"
+"$DEMO" "$@"
 
 echo
 echo "demo: the services keep running (logs in .local/logs/); try"

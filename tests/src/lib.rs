@@ -29,6 +29,7 @@ pub mod verify;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use gridloop_client::connect::Traced;
 use gridloop_intake::IntakeSettings;
 use gridloop_intake::domain::Phone;
 use gridloop_platform::testing::TestEnv;
@@ -45,11 +46,11 @@ use tonic::transport::Channel;
 /// The five services of one test, running, with a client for each.
 pub struct System {
     pub env: TestEnv,
-    pub intake: IntakeServiceClient<Channel>,
-    pub routing: RoutingServiceClient<Channel>,
-    pub closure: ClosureServiceClient<Channel>,
-    pub tracker: TrackerServiceClient<Channel>,
-    pub reports: ReportServiceClient<Channel>,
+    pub intake: IntakeServiceClient<Traced>,
+    pub routing: RoutingServiceClient<Traced>,
+    pub closure: ClosureServiceClient<Traced>,
+    pub tracker: TrackerServiceClient<Traced>,
+    pub reports: ReportServiceClient<Traced>,
     /// Address of the reports' HTML page.
     pub report_page: SocketAddr,
     /// The tracker's clock; starts at the wall-clock time of the start and stands still.
@@ -177,10 +178,12 @@ impl System {
     }
 }
 
-async fn channel(port: u16) -> Channel {
-    Channel::from_shared(format!("http://127.0.0.1:{port}"))
+/// A channel to the service on `port` whose calls are CLIENT spans, as every caller's are.
+async fn channel(port: u16) -> Traced {
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .expect("endpoint")
         .connect()
         .await
-        .expect("connect to a service")
+        .expect("connect to a service");
+    Traced::new(channel, None)
 }

@@ -50,9 +50,7 @@ impl System {
         self.tracker
             .clone()
             .get_loop_status(req(
-                GetLoopStatusRequest {
-                    ticket_id: ticket.into(),
-                },
+                gridloop_client::requests::loop_status(ticket),
                 &supervisor(),
             ))
             .await

@@ -2,6 +2,7 @@
 //! citizen app, a worker's mobile backend. The reads that check them are in [`crate::reads`].
 
 use chrono::Utc;
+use gridloop_client::requests::{self, Disposal, HotlineCall, Reached};
 use gridloop_proto::v1::*;
 
 use crate::System;
@@ -9,10 +10,6 @@ use crate::tokens::{self, admin, operator, req, service, supervisor};
 
 /// Evidence every disposal carries.
 pub const EVIDENCE: &str = "https://img.example.cn/evidence/1.jpg";
-
-fn now_ts() -> prost_types::Timestamp {
-    gridloop_proto::ts(Utc::now())
-}
 
 impl System {
     /// 12345: the operator submits a call's ticket with the caller's phone, at `grid`.
@@ -25,19 +22,19 @@ impl System {
     ) -> SubmitTicketResponse {
         self.remember_secret(phone);
         self.remember_secret("李秀英");
-        let r = SubmitHotlineTicketRequest {
-            external_id: work_order.into(),
+        let call = HotlineCall {
+            work_order: work_order.into(),
             operator_id: tokens::OPERATOR_ID.into(),
-            caller_phone: phone.into(),
-            caller_name: Some("李秀英".into()),
+            phone: phone.into(),
+            name: Some("李秀英".into()),
             address: "城关镇幸福村1组12号".into(),
             grid_code: grid.into(),
             category_code: category.into(),
-            urgency: Urgency::Unspecified as i32,
+            urgency: Urgency::Unspecified,
             content: "楼上邻居深夜噪音扰民".into(),
             recording_url: "https://rec.example.cn/12345/a.mp3".into(),
-            received_at: Some(now_ts()),
         };
+        let r = requests::hotline(call, Utc::now());
         self.intake
             .clone()
             .submit_hotline_ticket(req(r, &operator()))
@@ -71,12 +68,7 @@ impl System {
 
     /// The device gateway reports a button press.
     pub async fn press(&self, device_id: &str, press_id: &str) -> SubmitTicketResponse {
-        let r = SubmitOneKeyCallRequest {
-            device_id: device_id.into(),
-            press_id: press_id.into(),
-            pressed_at: Some(now_ts()),
-            voice_note_url: String::new(),
-        };
+        let r = requests::one_key(device_id, press_id, "", Utc::now());
         self.intake
             .clone()
             .submit_one_key_call(req(r, &service()))
@@ -94,18 +86,18 @@ impl System {
         address: &str,
     ) -> SubmitTicketResponse {
         self.remember_secret(phone);
-        let r = SubmitAppTicketRequest {
-            channel: Channel::App as i32,
+        let submission = requests::AppSubmission {
+            channel: Channel::App,
             submission_id: submission.into(),
-            citizen_phone: phone.into(),
-            citizen_name: None,
+            phone: phone.into(),
+            name: None,
             content: "垃圾堆放多日无人清运".into(),
             category_code: category.into(),
             photo_urls: vec!["https://img.example.cn/app/1.jpg".into()],
             point: None,
             address: address.into(),
-            submitted_at: Some(now_ts()),
         };
+        let r = requests::app(submission, Utc::now());
         let citizen = tokens::citizen(&self.citizen_key(phone));
         self.intake
             .clone()
@@ -123,20 +115,16 @@ impl System {
         finding: &str,
         category: &str,
     ) -> SubmitTicketResponse {
-        let r = ReportPatrolFindingRequest {
+        let finding = requests::PatrolFinding {
             finding_id: finding.into(),
             grid_code: grid.into(),
             category_code: category.into(),
-            urgency: Urgency::Unspecified as i32,
+            urgency: Urgency::Unspecified,
             content: "村口变压器围栏破损".into(),
             photo_urls: vec!["https://img.example.cn/patrol/1.jpg".into()],
-            location: Some(Location {
-                point: None,
-                address: "幸福村村口".into(),
-                grid_code: grid.into(),
-            }),
-            found_at: Some(now_ts()),
+            address: "幸福村村口".into(),
         };
+        let r = requests::patrol(finding, Utc::now());
         self.intake
             .clone()
             .report_patrol_finding(req(r, &tokens::worker(worker_id, &[grid])))
@@ -149,12 +137,7 @@ impl System {
     pub async fn task(&self, ticket: &str) -> Task {
         self.routing
             .clone()
-            .get_task(req(
-                GetTaskRequest {
-                    ticket_id: ticket.into(),
-                },
-                &supervisor(),
-            ))
+            .get_task(req(requests::task(ticket), &supervisor()))
             .await
             .unwrap_or_else(|e| panic!("task of {ticket}: {e}"))
             .into_inner()
@@ -187,12 +170,7 @@ impl System {
     pub async fn accept(&self, worker: &str, ticket: &str) -> Task {
         self.routing
             .clone()
-            .accept_task(req(
-                AcceptTaskRequest {
-                    ticket_id: ticket.into(),
-                },
-                &tokens::worker(worker, &[]),
-            ))
+            .accept_task(req(requests::accept(ticket), &tokens::worker(worker, &[])))
             .await
             .unwrap_or_else(|e| panic!("accept {ticket}: {e}"))
             .into_inner()
@@ -205,11 +183,7 @@ impl System {
         self.routing
             .clone()
             .return_task(req(
-                ReturnTaskRequest {
-                    ticket_id: ticket.into(),
-                    reason: ReturnReason::NotMyGrid as i32,
-                    reason_text: "不属本组".into(),
-                },
+                requests::give_back(ticket, ReturnReason::NotMyGrid, "不属本组"),
                 &tokens::worker(worker, &[]),
             ))
             .await
@@ -227,11 +201,7 @@ impl System {
         self.routing
             .clone()
             .transfer_task(req(
-                TransferTaskRequest {
-                    ticket_id: ticket.into(),
-                    to_grid_code: to_grid.into(),
-                    reason: "事发地属和平村".into(),
-                },
+                requests::transfer(ticket, to_grid, "事发地属和平村"),
                 &tokens::worker(worker, &[]),
             ))
             .await
@@ -244,14 +214,15 @@ impl System {
         self.routing
             .clone()
             .submit_disposal(req(
-                SubmitDisposalRequest {
-                    ticket_id: ticket.into(),
-                    disposal_type: DisposalType::Resolved as i32,
-                    result: "已上门协调，问题解决".into(),
-                    evidence_urls: vec![EVIDENCE.into()],
-                    disposed_at: Some(now_ts()),
-                    unresolvable_reason: String::new(),
-                },
+                requests::dispose(
+                    ticket,
+                    Disposal::done(
+                        DisposalType::Resolved,
+                        "已上门协调，问题解决",
+                        vec![EVIDENCE.into()],
+                    ),
+                    Utc::now(),
+                ),
                 &tokens::worker(worker, &[]),
             ))
             .await
@@ -263,14 +234,7 @@ impl System {
     pub async fn rate(&self, token: &str, ticket: &str, rating: Rating) -> SubmitFeedbackResponse {
         self.closure
             .clone()
-            .submit_feedback(req(
-                SubmitFeedbackRequest {
-                    ticket_id: ticket.into(),
-                    rating: rating as i32,
-                    comment: String::new(),
-                },
-                token,
-            ))
+            .submit_feedback(req(requests::feedback(ticket, rating, ""), token))
             .await
             .unwrap_or_else(|e| panic!("feedback on {ticket}: {e}"))
             .into_inner()
@@ -281,13 +245,7 @@ impl System {
         self.closure
             .clone()
             .record_callback(req(
-                RecordCallbackRequest {
-                    ticket_id: ticket.into(),
-                    reached: true,
-                    rating: rating as i32,
-                    notes: "电话回访".into(),
-                    called_at: Some(now_ts()),
-                },
+                requests::callback(ticket, Reached::Yes(rating), "电话回访", Utc::now()),
                 &operator(),
             ))
             .await

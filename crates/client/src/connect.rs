@@ -1,6 +1,8 @@
 //! Connections to the five services. Each address comes from `GRIDLOOP_<SERVICE>_ADDR` (with
 //! or without a scheme), the local stack's port by default. Channels are lazy: a service that
 //! is down shows up as `UNAVAILABLE` from the call itself, not as a separate connect error.
+//! Every channel is [`Traced`]: each call is a CLIENT span and carries its trace context, with
+//! `TRACEPARENT` (read where the addresses are) as the parent of calls made outside any trace.
 
 use std::time::Duration;
 
@@ -12,8 +14,12 @@ use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tower::Layer as _;
 
-use crate::trace;
+use crate::trace::{self, ClientSpans};
+
+/// A channel whose calls are CLIENT spans (see [`crate::trace`]).
+pub type Traced = trace::Traced<Channel>;
 
 /// One of the five services and its local-stack port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +78,7 @@ impl Service {
         }
     }
 
-    /// A lazy channel to this service at `addr` (see [`Service::addr`]).
+    /// A lazy channel to this service at `addr` (see [`Service::addr`]), without spans.
     pub fn channel(self, addr: &str, timeout: Duration) -> Result<Channel, ConnectError> {
         let endpoint = Endpoint::from_shared(addr.to_string()).map_err(|_| ConnectError::Addr {
             var: self.addr_var(),
@@ -99,19 +105,19 @@ pub fn bearer(token: &str) -> Result<AsciiMetadataValue, ConnectError> {
     MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| ConnectError::Token)
 }
 
-/// `msg` with `token` as its bearer and the current trace context: for callers that act as a
-/// different identity per call over one shared channel. A token that cannot be a header is
-/// left off, and the service answers `UNAUTHENTICATED`.
+/// `msg` with `token` as its bearer: for callers that act as a different identity per call
+/// over one shared channel ([`Channels`]; the channel adds the trace context). A token that
+/// cannot be a header is left off, and the service answers `UNAUTHENTICATED`.
 pub fn request<T>(msg: T, token: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
     if let Ok(b) = bearer(token) {
         req.metadata_mut().insert("authorization", b);
     }
-    trace::inject(req.metadata_mut());
     req
 }
 
-/// Adds the bearer token, if any, and the current trace context to every call.
+/// Adds the bearer token, if any, to every call (the [`Traced`] channel under it adds the
+/// trace context, from the call's own span).
 #[derive(Clone, Debug, Default)]
 pub struct Attach {
     bearer: Option<AsciiMetadataValue>,
@@ -131,13 +137,12 @@ impl tonic::service::Interceptor for Attach {
         if let Some(b) = &self.bearer {
             req.metadata_mut().insert("authorization", b.clone());
         }
-        trace::inject(req.metadata_mut());
         Ok(req)
     }
 }
 
-/// A channel that carries [`Attach`]'s metadata.
-pub type Attached = InterceptedService<Channel, Attach>;
+/// A traced channel that carries [`Attach`]'s metadata.
+pub type Attached = InterceptedService<Traced, Attach>;
 
 /// A typed client of one service and where it calls, for error messages.
 pub struct Connection<C> {
@@ -186,8 +191,14 @@ impl<G: Fn(&str) -> Option<String>> Connector<G> {
     ) -> Result<Connection<C>, ConnectError> {
         let addr = service.addr(&self.get);
         let channel = service.channel(&addr, self.timeout)?;
+        let spans = ClientSpans {
+            parent: trace::parent_from(&self.get),
+        };
         Ok(Connection {
-            client: typed(InterceptedService::new(channel, self.attach.clone())),
+            client: typed(InterceptedService::new(
+                spans.layer(channel),
+                self.attach.clone(),
+            )),
             service,
             addr,
         })
@@ -214,6 +225,75 @@ impl<G: Fn(&str) -> Option<String>> Connector<G> {
     }
 }
 
+/// One lazy channel per service, shared by every call: for callers that act as a different
+/// identity per call (each request carries its own token, see [`request`]) and make many calls
+/// at once, where a channel per call would open a connection per call.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    channels: Vec<(Service, Traced, String)>,
+}
+
+impl Channels {
+    /// Channels to the addresses `get` reads (see [`Service::addr`]); calls time out after
+    /// `timeout`.
+    pub fn new(
+        get: impl Fn(&str) -> Option<String>,
+        timeout: Duration,
+    ) -> Result<Channels, ConnectError> {
+        let spans = ClientSpans {
+            parent: trace::parent_from(&get),
+        };
+        let mut channels = Vec::with_capacity(Service::ALL.len());
+        for s in Service::ALL {
+            let addr = s.addr(&get);
+            channels.push((s, spans.layer(s.channel(&addr, timeout)?), addr));
+        }
+        Ok(Channels { channels })
+    }
+
+    /// Channels to the addresses in the process environment.
+    pub fn from_env(timeout: Duration) -> Result<Channels, ConnectError> {
+        Channels::new(|k| std::env::var(k).ok(), timeout)
+    }
+
+    fn entry(&self, s: Service) -> &(Service, Traced, String) {
+        self.channels
+            .iter()
+            .find(|(x, _, _)| *x == s)
+            .expect("a channel for every service")
+    }
+
+    /// The channel to `s`.
+    pub fn channel(&self, s: Service) -> Traced {
+        self.entry(s).1.clone()
+    }
+
+    /// Where `s` is called, for error messages.
+    pub fn addr(&self, s: Service) -> &str {
+        &self.entry(s).2
+    }
+
+    pub fn intake(&self) -> IntakeServiceClient<Traced> {
+        IntakeServiceClient::new(self.channel(Service::Intake))
+    }
+
+    pub fn routing(&self) -> RoutingServiceClient<Traced> {
+        RoutingServiceClient::new(self.channel(Service::Routing))
+    }
+
+    pub fn closure(&self) -> ClosureServiceClient<Traced> {
+        ClosureServiceClient::new(self.channel(Service::Closure))
+    }
+
+    pub fn tracker(&self) -> TrackerServiceClient<Traced> {
+        TrackerServiceClient::new(self.channel(Service::Tracker))
+    }
+
+    pub fn reports(&self) -> ReportServiceClient<Traced> {
+        ReportServiceClient::new(self.channel(Service::Reports))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +306,30 @@ mod tests {
         assert_eq!(Service::Routing.addr(get), "http://10.0.0.2:7000");
         let https = |_: &str| Some("https://gl.example.cn".to_string());
         assert_eq!(Service::Tracker.addr(https), "https://gl.example.cn");
+    }
+
+    #[tokio::test]
+    async fn shared_channels_know_their_addresses() {
+        let get = |k: &str| (k == "GRIDLOOP_CLOSURE_ADDR").then(|| "10.0.0.3:7003".to_string());
+        let ch = Channels::new(get, Duration::from_secs(1)).unwrap();
+        assert_eq!(ch.addr(Service::Closure), "http://10.0.0.3:7003");
+        assert_eq!(ch.addr(Service::Intake), "http://127.0.0.1:50051");
+        let bad = |_: &str| Some("not an address".to_string());
+        assert!(Channels::new(bad, Duration::from_secs(1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn traceparent_is_read_with_the_addresses() {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let get = |k: &str| (k == "TRACEPARENT").then(|| parent.to_string());
+        let ch = Channels::new(get, Duration::from_secs(1)).unwrap();
+        let sc = ch.channel(Service::Routing).parent().cloned().unwrap();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let none = Channels::new(|_| None, Duration::from_secs(1)).unwrap();
+        assert!(none.channel(Service::Routing).parent().is_none());
     }
 
     #[tokio::test]

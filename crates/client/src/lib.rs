@@ -4,18 +4,21 @@
 //!   `GRIDLOOP_<SERVICE>_ADDR` (the local stack's ports by default);
 //! - [`token`]: the HS256 bearer tokens the services verify — the claims, minting and
 //!   verification; the platform's interceptor verifies with this same code;
-//! - [`trace`]: the W3C `traceparent` of the current span, sent on every call so a command's
-//!   calls join the caller's trace;
-//! - [`retry`]: one retry helper with bounded exponential backoff.
+//! - [`trace`]: every call a CLIENT span by OpenTelemetry's RPC conventions, its W3C
+//!   `traceparent` sent so the service's span is its child (`TRACEPARENT` as the parent of
+//!   calls made outside any trace);
+//! - [`retry`]: one retry helper with bounded exponential backoff;
+//! - [`requests`]: the loop's requests (submissions and every step), built once.
 //!
 //! `gridloopctl`, the demo and the whole-system tests call the services through this crate;
 //! services themselves stand on `gridloop-platform`, which re-exports the token types from here.
 
 pub mod connect;
+pub mod requests;
 pub mod retry;
 pub mod token;
 pub mod trace;
 
-pub use connect::{Attach, Connection, Connector, Service};
+pub use connect::{Attach, Channels, Connection, Connector, Service};
 pub use retry::Backoff;
 pub use token::{Claims, Role, TokenError};

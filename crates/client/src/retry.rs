@@ -19,7 +19,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// 50 ms doubling to 500 ms, for up to `limit`.
-    pub fn within(limit: Duration) -> Backoff {
+    pub const fn within(limit: Duration) -> Backoff {
         Backoff {
             first_pause: Duration::from_millis(50),
             max_pause: Duration::from_millis(500),

@@ -77,8 +77,6 @@ pub enum Command {
     Report(Report),
     /// Mint a local-stack token for a role (uses GRIDLOOP_JWT_SECRET).
     Token(TokenArgs),
-    /// Import the demo county and drive tickets through every path of the loop (local stack).
-    Demo(crate::demo::DemoArgs),
 }
 
 // ---- intake -------------------------------------------------------------------------------

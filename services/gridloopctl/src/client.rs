@@ -3,7 +3,7 @@
 //! `GRIDLOOP_TOKEN`, or is minted on the spot for `--as ROLE[:SUB]` when `GRIDLOOP_JWT_SECRET`
 //! is set — a convenience for the local stack, where the secret is known.
 
-use gridloop_client::connect::{Attached, ConnectError, Connection, EnvConnector};
+use gridloop_client::connect::{Attached, Connection, EnvConnector};
 use gridloop_client::token::{self, Claims, Role};
 use gridloop_proto::v1::closure_service_client::ClosureServiceClient;
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
@@ -45,12 +45,6 @@ impl<C> Conn<C> {
             addr: self.addr.clone(),
             status,
         }
-    }
-}
-
-impl From<ConnectError> for CtlError {
-    fn from(e: ConnectError) -> Self {
-        CtlError::usage(e.to_string())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Closure's commands: `feedback`, `callback`, `close`.
 
 use chrono::Utc;
+use gridloop_client::requests::{self, Reached};
 use gridloop_proto::v1 as pb;
 use serde_json::{Value, json};
 
@@ -13,11 +14,7 @@ use crate::timefmt::{json_ts, table_ts};
 
 pub async fn feedback(ctx: &Ctx, f: Feedback) -> CtlResult {
     let mut c = ctx.closure()?;
-    let req = pb::SubmitFeedbackRequest {
-        ticket_id: f.ticket_id,
-        rating: f.rating.proto() as i32,
-        comment: f.comment,
-    };
+    let req = requests::feedback(f.ticket_id, f.rating.proto(), f.comment);
     let r = c
         .client
         .submit_feedback(req)
@@ -41,13 +38,17 @@ pub async fn feedback(ctx: &Ctx, f: Feedback) -> CtlResult {
 
 pub async fn callback(ctx: &Ctx, cb: Callback) -> CtlResult {
     let mut c = ctx.closure()?;
-    let req = pb::RecordCallbackRequest {
-        ticket_id: cb.ticket_id,
-        reached: !cb.unreached,
-        rating: cb.rating.map_or(pb::Rating::Unspecified, |r| r.proto()) as i32,
-        notes: cb.notes,
-        called_at: Some(gridloop_proto::ts(cb.at.unwrap_or_else(Utc::now))),
+    // clap requires --rating unless --unreached, and refuses both.
+    let reached = match cb.rating {
+        Some(r) if !cb.unreached => Reached::Yes(r.proto()),
+        _ => Reached::No,
     };
+    let req = requests::callback(
+        cb.ticket_id,
+        reached,
+        cb.notes,
+        cb.at.unwrap_or_else(Utc::now),
+    );
     let r = c
         .client
         .record_callback(req)
@@ -91,11 +92,7 @@ pub async fn callback(ctx: &Ctx, cb: Callback) -> CtlResult {
 
 pub async fn close(ctx: &Ctx, cl: Close) -> CtlResult {
     let mut c = ctx.closure()?;
-    let req = pb::CloseTicketRequest {
-        ticket_id: cl.ticket_id,
-        kind: cl.kind.proto() as i32,
-        reason: cl.reason,
-    };
+    let req = requests::close(cl.ticket_id, cl.kind.proto(), cl.reason);
     let r = c
         .client
         .close_ticket(req)

@@ -1,7 +1,7 @@
 //! `dispose` (处置): a step of the worker's task, taken by routing with 签收, 退单 and 转办.
 
 use chrono::Utc;
-use gridloop_proto::v1 as pb;
+use gridloop_client::requests;
 use serde_json::json;
 
 use crate::cli::Dispose;
@@ -14,14 +14,13 @@ use crate::timefmt::{json_ts, table_ts};
 
 pub async fn dispose(ctx: &Ctx, d: Dispose) -> CtlResult {
     let mut c = ctx.routing()?;
-    let req = pb::SubmitDisposalRequest {
-        ticket_id: d.ticket_id,
-        disposal_type: d.disposal_type.proto() as i32,
+    let disposal = requests::Disposal {
+        kind: d.disposal_type.proto(),
         result: d.result,
         evidence_urls: d.evidence,
-        disposed_at: Some(gridloop_proto::ts(d.at.unwrap_or_else(Utc::now))),
         unresolvable_reason: d.unresolvable_reason,
     };
+    let req = requests::dispose(d.ticket_id, disposal, d.at.unwrap_or_else(Utc::now));
     let r = c
         .client
         .submit_disposal(req)

@@ -42,6 +42,13 @@ pub enum CtlError {
 
 pub type CtlResult<T = ()> = Result<T, CtlError>;
 
+/// An address or token that cannot be used is the command line's (or environment's) mistake.
+impl From<gridloop_client::connect::ConnectError> for CtlError {
+    fn from(e: gridloop_client::connect::ConnectError) -> Self {
+        CtlError::usage(e.to_string())
+    }
+}
+
 impl CtlError {
     pub fn usage(msg: impl Into<String>) -> Self {
         Self::Usage(msg.into())

@@ -2,6 +2,7 @@
 //! `device add|list|deactivate`.
 
 use chrono::Utc;
+use gridloop_client::requests;
 use gridloop_proto::v1 as pb;
 use serde_json::{Value, json};
 
@@ -59,43 +60,46 @@ pub fn hotline_request(
         .operator
         .or_else(|| subject.map(str::to_string))
         .ok_or_else(|| CtlError::usage("--operator is required (or call with --as operator:ID)"))?;
-    Ok(pb::SubmitHotlineTicketRequest {
-        external_id: h.external_id,
+    let call = requests::HotlineCall {
+        work_order: h.external_id,
         operator_id,
-        caller_phone: h.phone,
-        caller_name: h.name,
+        phone: h.phone,
+        name: h.name,
         address: h.address,
         grid_code: h.grid,
         category_code: h.category,
-        urgency: h.urgency.map_or(pb::Urgency::Unspecified, |u| u.proto()) as i32,
+        urgency: h.urgency.map_or(pb::Urgency::Unspecified, |u| u.proto()),
         content: h.content,
         recording_url: h.recording_url,
-        received_at: Some(gridloop_proto::ts(h.received_at.unwrap_or_else(Utc::now))),
-    })
+    };
+    Ok(requests::hotline(
+        call,
+        h.received_at.unwrap_or_else(Utc::now),
+    ))
 }
 
 fn onekey_request(k: OneKey) -> pb::SubmitOneKeyCallRequest {
-    pb::SubmitOneKeyCallRequest {
-        device_id: k.device,
-        press_id: k.press_id,
-        pressed_at: Some(gridloop_proto::ts(k.pressed_at.unwrap_or_else(Utc::now))),
-        voice_note_url: k.voice_note,
-    }
+    requests::one_key(
+        k.device,
+        k.press_id,
+        k.voice_note,
+        k.pressed_at.unwrap_or_else(Utc::now),
+    )
 }
 
 fn app_request(a: AppSubmit) -> pb::SubmitAppTicketRequest {
-    pb::SubmitAppTicketRequest {
-        channel: a.channel.proto() as i32,
+    let submission = requests::AppSubmission {
+        channel: a.channel.proto(),
         submission_id: a.submission_id,
-        citizen_phone: a.phone,
-        citizen_name: a.name,
+        phone: a.phone,
+        name: a.name,
         content: a.content,
         category_code: a.category,
         photo_urls: a.photos,
         point: point(a.lat, a.lng),
         address: a.address,
-        submitted_at: Some(gridloop_proto::ts(a.submitted_at.unwrap_or_else(Utc::now))),
-    }
+    };
+    requests::app(submission, a.submitted_at.unwrap_or_else(Utc::now))
 }
 
 fn point(lat: Option<f64>, lng: Option<f64>) -> Option<pb::GeoPoint> {

@@ -8,6 +8,8 @@
 //! - Credentials: `--token` or `GRIDLOOP_TOKEN`; or `--as ROLE[:SUB]` (with `--as-grid CODE`)
 //!   mints a short-lived token on the spot when `GRIDLOOP_JWT_SECRET` is set (local stack).
 //!   `gridloopctl token --role ROLE` prints one to export.
+//! - Trace context: `TRACEPARENT` (W3C) makes every call of the command a child of that span,
+//!   so an operator can tie a command to a trace (see `gridloop_client::trace`).
 //! - Output: aligned tables; `--json` prints the response as JSON (and errors as JSON on
 //!   stderr). Times in tables are China Standard Time; in JSON, RFC 3339 UTC.
 //! - Exit codes: 0 ok; 1 other failure; 2 usage; 3 not found; 4 refused (invalid argument,
@@ -22,26 +24,19 @@ mod choices;
 mod cli;
 mod client;
 mod closure;
-mod demo;
-mod demo_county;
-mod demo_flow;
-mod demo_plan;
-mod demo_rpc;
-mod demo_watch;
 mod dispose;
-mod error;
 mod gridfile;
 mod grids;
 mod intake;
-mod output;
 mod pager;
 mod reports;
 mod routing;
-mod timefmt;
 mod token;
 mod tracker;
 
 use std::process::ExitCode;
+
+use gridloopctl::{enum_name, error, output, report_table, timefmt};
 
 use clap::Parser;
 
@@ -103,7 +98,6 @@ async fn run(cli: Cli) -> CtlResult {
         Command::Timeline(t) => tracker::timeline(&ctx()?, t).await,
         Command::Overdue(o) => tracker::overdue(&ctx()?, o).await,
         Command::Report(r) => reports::report(&ctx()?, r).await,
-        Command::Demo(d) => demo::run(d, env("GRIDLOOP_JWT_SECRET")).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Routing's worker and task commands: `worker add|list|duty`,
 //! `task list|accept|return|transfer`.
 
+use gridloop_client::requests;
 use gridloop_proto::v1 as pb;
 use serde_json::{Value, json};
 
@@ -251,7 +252,7 @@ pub async fn task(ctx: &Ctx, cmd: TaskCmd) -> CtlResult {
         TaskCmd::Accept { ticket_id } => {
             let r = c
                 .client
-                .accept_task(pb::AcceptTaskRequest { ticket_id })
+                .accept_task(requests::accept(ticket_id))
                 .await
                 .map_err(|s| c.err(s))?;
             (r.into_inner().task, None)
@@ -261,11 +262,7 @@ pub async fn task(ctx: &Ctx, cmd: TaskCmd) -> CtlResult {
             reason,
             text,
         } => {
-            let req = pb::ReturnTaskRequest {
-                ticket_id,
-                reason: reason.proto() as i32,
-                reason_text: text,
-            };
+            let req = requests::give_back(ticket_id, reason.proto(), text);
             let r = c
                 .client
                 .return_task(req)
@@ -279,11 +276,7 @@ pub async fn task(ctx: &Ctx, cmd: TaskCmd) -> CtlResult {
             to_grid,
             reason,
         } => {
-            let req = pb::TransferTaskRequest {
-                ticket_id,
-                to_grid_code: to_grid,
-                reason,
-            };
+            let req = requests::transfer(ticket_id, to_grid, reason);
             (
                 c.client
                     .transfer_task(req)

@@ -165,17 +165,3 @@ fn mistakes_are_usage_errors() {
     refuse("token --role boss");
     refuse("submit app --submission-id s --phone p --content c --category x --lat 31.2");
 }
-
-#[test]
-fn demo_hazard_minutes_default_and_range() {
-    let Command::Demo(d) = parse("demo").command else {
-        panic!()
-    };
-    assert_eq!(d.hazard_minutes, 2);
-    let Command::Demo(d) = parse("demo --hazard-minutes 15 --tickets 200").command else {
-        panic!()
-    };
-    assert_eq!((d.hazard_minutes, d.tickets), (15, 200));
-    assert!(refuse("demo --hazard-minutes 0").contains("--hazard-minutes"));
-    assert!(refuse("demo --hazard-minutes 31").contains("--hazard-minutes"));
-}

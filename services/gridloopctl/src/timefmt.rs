@@ -2,14 +2,12 @@
 //! (UTC+08:00, which Asia/Shanghai has kept without daylight saving since 1991), because that
 //! is the clock the grid office reads; JSON carries RFC 3339 UTC instants for scripts.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+// The lifecycle's offset: the same clock its working-day deadlines are computed in.
+use gridloop_lifecycle::calendar::shanghai as cst;
 
 /// An instant given on the command line.
 pub type Instant = DateTime<Utc>;
-
-fn cst() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-}
 
 /// `now`, RFC 3339 (`2026-03-01T09:30:00Z`), `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DD` (both
 /// in +08:00; a date alone means its midnight).

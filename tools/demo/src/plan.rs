@@ -4,7 +4,7 @@
 
 use gridloop_proto::v1 as pb;
 
-use crate::demo_county::{County, DEVICES};
+use crate::county::{County, DEVICES};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chan {

@@ -2,23 +2,20 @@
 //! token minted for each call as whoever acts in it — the worker holding the task (`sub` =
 //! worker id), a 12345 operator, the app backend or device gateway, a supervisor.
 
-use std::future::Future;
 use std::time::Duration;
 
-use gridloop_client::connect;
-use gridloop_client::token::{Claims, Role};
-use gridloop_client::{Backoff, retry};
+use gridloop_client::connect::Traced;
+use gridloop_client::token::{self, Claims, Role};
+use gridloop_client::{Channels, Service, connect};
 use gridloop_proto::v1::closure_service_client::ClosureServiceClient;
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
 use gridloop_proto::v1::report_service_client::ReportServiceClient;
 use gridloop_proto::v1::routing_service_client::RoutingServiceClient;
 use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
+use gridloopctl::error::{CtlError, CtlResult};
 use tonic::Code;
-use tonic::transport::Channel;
 
-use crate::client::{Service, mint};
-use crate::demo_county::COUNTY;
-use crate::error::{CtlError, CtlResult};
+use crate::county::COUNTY;
 
 /// Who makes a call.
 #[derive(Clone, Copy, Debug)]
@@ -35,39 +32,22 @@ pub enum As<'a> {
 
 pub struct Rpc {
     secret: String,
-    channels: Vec<(Service, Channel, String)>,
+    channels: Channels,
 }
 
 impl Rpc {
     pub fn new(secret: String) -> CtlResult<Rpc> {
-        let mut channels = Vec::new();
-        for s in Service::ALL {
-            let addr = s.addr(|k| std::env::var(k).ok());
-            let ch = s.channel(&addr, Duration::from_secs(30))?;
-            channels.push((s, ch, addr));
-        }
-        Ok(Rpc { secret, channels })
-    }
-
-    fn ch(&self, s: Service) -> Channel {
-        self.channels
-            .iter()
-            .find(|(x, _, _)| *x == s)
-            .map(|(_, c, _)| c.clone())
-            .expect("every service has a channel")
+        Ok(Rpc {
+            secret,
+            channels: Channels::from_env(Duration::from_secs(30))?,
+        })
     }
 
     /// A status from `s` as a command error (names the service and its address).
     pub fn err(&self, s: Service, status: tonic::Status) -> CtlError {
-        let addr = self
-            .channels
-            .iter()
-            .find(|(x, _, _)| *x == s)
-            .map(|(_, _, a)| a.clone())
-            .unwrap_or_default();
         CtlError::Status {
             service: s.name(),
-            addr,
+            addr: self.channels.addr(s).to_string(),
             status,
         }
     }
@@ -83,29 +63,30 @@ impl Rpc {
             As::Worker(s) => (Role::Worker, s, vec![]),
             As::WorkerIn(s, g) => (Role::Worker, s, vec![g.to_string()]),
         };
-        // The secret was checked when the demo started; minting cannot fail afterwards.
-        mint(&self.secret, &Claims::new(role, sub, &grids, ttl)).unwrap_or_default()
+        // Signing cannot fail: the claims always serialise and HMAC takes any key.
+        token::mint(self.secret.as_bytes(), &Claims::new(role, sub, &grids, ttl))
+            .unwrap_or_default()
     }
 
-    /// `msg` with a bearer token for `who` and the current trace context.
+    /// `msg` with a bearer token for `who` (the channel adds the trace context).
     pub fn req<T>(&self, who: As<'_>, msg: T) -> tonic::Request<T> {
         connect::request(msg, &self.token(who, 3600))
     }
 
-    pub fn intake(&self) -> IntakeServiceClient<Channel> {
-        IntakeServiceClient::new(self.ch(Service::Intake))
+    pub fn intake(&self) -> IntakeServiceClient<Traced> {
+        self.channels.intake()
     }
-    pub fn routing(&self) -> RoutingServiceClient<Channel> {
-        RoutingServiceClient::new(self.ch(Service::Routing))
+    pub fn routing(&self) -> RoutingServiceClient<Traced> {
+        self.channels.routing()
     }
-    pub fn closure(&self) -> ClosureServiceClient<Channel> {
-        ClosureServiceClient::new(self.ch(Service::Closure))
+    pub fn closure(&self) -> ClosureServiceClient<Traced> {
+        self.channels.closure()
     }
-    pub fn tracker(&self) -> TrackerServiceClient<Channel> {
-        TrackerServiceClient::new(self.ch(Service::Tracker))
+    pub fn tracker(&self) -> TrackerServiceClient<Traced> {
+        self.channels.tracker()
     }
-    pub fn reports(&self) -> ReportServiceClient<Channel> {
-        ReportServiceClient::new(self.ch(Service::Reports))
+    pub fn reports(&self) -> ReportServiceClient<Traced> {
+        self.channels.reports()
     }
 }
 
@@ -117,19 +98,6 @@ pub fn lagging(s: &tonic::Status) -> bool {
         s.code(),
         Code::FailedPrecondition | Code::NotFound | Code::Unavailable | Code::PermissionDenied
     )
-}
-
-/// Calls `f` until it succeeds, retrying statuses `again` accepts for up to `limit`.
-pub async fn retry<T, F, Fut>(
-    limit: Duration,
-    again: fn(&tonic::Status) -> bool,
-    f: F,
-) -> Result<T, tonic::Status>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, tonic::Status>>,
-{
-    retry::retry(Backoff::within(limit), again, f).await
 }
 
 /// One line for a failed step: what, the code and the server's message.

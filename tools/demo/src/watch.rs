@@ -7,14 +7,15 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use gridloop_client::{Service, requests};
+use gridloop_lifecycle::calendar::shanghai;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
+use gridloopctl::error::CtlResult;
 
-use crate::client::Service;
-use crate::demo_county::TOWN;
-use crate::demo_plan::HAZARD;
-use crate::demo_rpc::{As, Rpc};
-use crate::error::CtlResult;
+use crate::county::TOWN;
+use crate::plan::HAZARD;
+use crate::rpc::{As, Rpc};
 
 /// How long after the last hazard's deadline the demo still waits for the tracker.
 const GRACE: Duration = Duration::from_secs(30);
@@ -145,12 +146,7 @@ pub async fn supervised(rpc: &Rpc, tickets: &[String], bound: Duration) -> Super
 /// The tracker's view of one ticket: its respond deadline, whether it is overdue, and where
 /// it was escalated once it is both. `None` while the tracker does not answer.
 async fn status(rpc: &Rpc, ticket: &str) -> Option<Seen> {
-    let req = rpc.req(
-        As::Supervisor,
-        pb::GetLoopStatusRequest {
-            ticket_id: ticket.into(),
-        },
-    );
+    let req = rpc.req(As::Supervisor, requests::loop_status(ticket));
     let st = rpc
         .tracker()
         .get_loop_status(req)
@@ -209,7 +205,7 @@ fn progress(done: usize, total: usize, due: Option<DateTime<Utc>>, waited: Durat
     let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
     let due = due
         .map(|d| {
-            let local = d.with_timezone(&crate::demo::cst());
+            let local = d.with_timezone(&shanghai());
             let left = (d - Utc::now()).num_seconds();
             if left > 0 {
                 format!(" · 签收 due {} (in {left}s)", local.format("%H:%M:%S"))

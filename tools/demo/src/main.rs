@@ -1,30 +1,49 @@
-//! `gridloopctl demo`: the whole product in one command, against the running services.
-//! Imports the demo county (三元镇: 10 villages, 185 groups, 72 grid workers with A/B posts,
-//! chiefs, 300 one-key devices) — upserts and fixed ids, so it can run again — then drives
-//! tickets through every channel and every path of the loop with a few in flight at once,
-//! waits until the urgent safety hazards nobody signed for are overdue and escalated (the
-//! town's SLA rule gives them minutes), and ends with the town's report by village and the
-//! URL of the HTML report page.
+//! `gridloop-demo`: the whole product in one command, against the running services (`make
+//! demo` starts them and runs it). Imports the demo county (三元镇: 10 villages, 185 groups, 72
+//! grid workers with A/B posts, chiefs, 300 one-key devices) — upserts and fixed ids, so it can
+//! run again — then drives tickets through every channel and every path of the loop with a few
+//! in flight at once, waits until the urgent safety hazards nobody signed for are overdue and
+//! escalated (the town's SLA rule gives them minutes), and ends with the town's report by
+//! village and the URL of the HTML report page.
+//!
+//! It calls the services as their real callers do, through `gridloop-client`: one shared
+//! channel per service (`GRIDLOOP_<SERVICE>_ADDR`), a token minted with `GRIDLOOP_JWT_SECRET`
+//! for whoever acts in each call, and the client's retry helper while another service catches
+//! up. Its output and exit codes are `gridloopctl`'s.
+
+// Printing the summary to stdout is what this program is for; the workspace lint guards services.
+#![allow(clippy::print_stdout)]
+
+mod county;
+mod flow;
+mod plan;
+mod rpc;
+mod watch;
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::Parser;
+use gridloop_client::Service;
+// China Standard Time, in which the demo prints its times: the lifecycle's offset.
+use gridloop_lifecycle::calendar::shanghai as cst;
 use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
+use gridloopctl::error::{CtlError, CtlResult, exit};
 use tonic::Code;
 
-use crate::client::Service;
-use crate::demo_county::{COUNTY, County, TOWN};
-use crate::demo_flow::{Demo, Stats};
-use crate::demo_plan::plans;
-use crate::demo_rpc::{As, Rpc};
-use crate::demo_watch::{Supervised, hazard_rule, supervised};
-use crate::error::{CtlError, CtlResult};
+use crate::county::{COUNTY, County, TOWN};
+use crate::flow::{Demo, Stats};
+use crate::plan::plans;
+use crate::rpc::{As, Rpc};
+use crate::watch::{Supervised, hazard_rule, supervised};
 
-#[derive(Debug, Args)]
+/// Import the demo county and drive tickets through every path of the loop (local stack).
+#[derive(Debug, Parser)]
+#[command(name = "gridloop-demo", version)]
 pub struct DemoArgs {
     /// Tickets to submit (merged repeats included).
     #[arg(long, default_value_t = 1000)]
@@ -40,6 +59,32 @@ pub struct DemoArgs {
     /// waits that long for the tracker's 督办.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
     pub hazard_minutes: u32,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = match DemoArgs::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // Help and version go to stdout with 0; mistakes to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    match run(args, std::env::var("GRIDLOOP_JWT_SECRET").ok()).await {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(err) => {
+            eprintln!("error: {err}");
+            if let Some(hint) = err.hint() {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
 }
 
 pub async fn run(args: DemoArgs, secret: Option<String>) -> CtlResult {
@@ -297,7 +342,7 @@ fn summary(s: &Stats, elapsed: Duration, w: &Supervised, minutes: u32) {
         ("failed", n(&s.failed)),
     ];
     for (label, v) in rows {
-        let pad = 44usize.saturating_sub(crate::output::width(label));
+        let pad = 44usize.saturating_sub(gridloopctl::output::width(label));
         println!("  {label}{} {v:>5}", " ".repeat(pad));
     }
     if w.total > 0 {
@@ -347,11 +392,6 @@ fn summary(s: &Stats, elapsed: Duration, w: &Supervised, minutes: u32) {
     }
 }
 
-/// China Standard Time, in which the demo prints its times.
-pub fn cst() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-}
-
 /// The town's report by village for this month, once reports has read the demo's events,
 /// and the URL of the HTML page with a leader's token.
 async fn report(demo: &Demo) -> CtlResult {
@@ -390,7 +430,7 @@ async fn report(demo: &Demo) -> CtlResult {
     }
     if let Some(r) = resp {
         println!("\n{} {} — report by village, this month\n", TOWN.0, TOWN.1);
-        print!("{}", crate::reports::render(&r));
+        print!("{}", gridloopctl::report_table::render(&r));
     }
     let http = std::env::var("GRIDLOOP_REPORTS_HTTP_ADDR")
         .ok()
@@ -402,4 +442,27 @@ async fn report(demo: &Demo) -> CtlResult {
         TOWN.0
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::DemoArgs;
+
+    fn parse(line: &str) -> Result<DemoArgs, clap::Error> {
+        DemoArgs::try_parse_from(std::iter::once("gridloop-demo").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn hazard_minutes_default_and_range() {
+        let d = parse("").unwrap();
+        assert_eq!((d.hazard_minutes, d.tickets, d.concurrency), (2, 1000, 12));
+        let d = parse("--hazard-minutes 15 --tickets 200").unwrap();
+        assert_eq!((d.hazard_minutes, d.tickets), (15, 200));
+        for bad in ["--hazard-minutes 0", "--hazard-minutes 31"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("--hazard-minutes"), "{bad}: {err}");
+        }
+    }
 }

@@ -2,19 +2,24 @@
 //! it, then worked by whoever holds it — 签收, 退单, 转办, 处置 — rated by the citizen or
 //! called back by the 12345 centre, and closed by a rating or a supervisor's exemption.
 
+mod submit;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use gridloop_client::Backoff;
+use gridloop_client::requests::{self, Reached};
+use gridloop_client::retry::{retry, unavailable};
+use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
-use gridloop_proto::{from_ts, ts};
 
-use crate::demo_county::{County, TOWN};
-use crate::demo_plan::{Chan, Path, Plan, content};
-use crate::demo_rpc::{As, Rpc, lagging, retry, why};
+use crate::county::County;
+use crate::plan::{Chan, Path, Plan};
+use crate::rpc::{As, Rpc, lagging, why};
 
 /// How long a step waits for another service to catch up before the ticket counts as failed.
-const CATCH_UP: Duration = Duration::from_secs(60);
+const CATCH_UP: Backoff = Backoff::within(Duration::from_secs(60));
 /// The longest the demo waits between two unreached callbacks (closure's configured
 /// interval); longer intervals leave the ticket waiting for its callbacks.
 pub const MAX_CALLBACK_WAIT: Duration = Duration::from_secs(30);
@@ -71,156 +76,12 @@ const APP: &str = "wushi-zhao-shuji-app";
 const GATEWAY: &str = "onekey-gateway";
 
 impl Demo {
-    fn phone(&self, p: &Plan) -> String {
-        format!("137{:03}{:05}", self.run_digits, p.n)
-    }
-
-    /// The worker who patrols a group: its A post holder, or B when A is away.
-    fn patroller(&self, group: usize) -> usize {
-        let a = self.county.group_a[group];
-        let s = &self.county.staff[a];
-        if s.leave.is_none() && s.off_duty.is_none() {
-            return a;
-        }
-        let code = &self.county.groups[group].code;
-        self.county
-            .staff
-            .iter()
-            .position(|s| s.posts.iter().any(|(c, p)| c == code && *p == pb::Post::B))
-            .unwrap_or(a)
-    }
-
-    fn address(&self, group: usize, n: usize) -> String {
-        let g = &self.county.groups[group];
-        let v = &self.county.villages[g.village];
-        // Half say the group's formal name, half the alias people use.
-        if n.is_multiple_of(2) {
-            format!("{}{}{}号", TOWN.1, g.name, n % 60 + 1)
-        } else {
-            format!("{}{}{}号附近", v.name, g.alias, n % 60 + 1)
-        }
-    }
-
-    /// Submits the plan's ticket (or, with `k` > 0, its k-th repeat). Returns the ticket id
-    /// and the outcome.
-    async fn submit(&self, p: &Plan, k: usize) -> Flow<(String, pb::SubmitOutcome)> {
-        let ext = format!("{}-{:04}-{k}", self.run, p.n);
-        let now = Some(ts(chrono::Utc::now()));
-        let phone = self.phone(p);
-        let g = &self.county.groups[p.group];
-        let urgency = if p.urgent {
-            pb::Urgency::Urgent
-        } else {
-            pb::Urgency::Unspecified
-        } as i32;
-        let text = content(p.category, p.n).to_string();
-        let rpc = &self.rpc;
-        let resp = match p.chan {
-            Chan::Hotline => {
-                let msg = pb::SubmitHotlineTicketRequest {
-                    external_id: format!("12345-{ext}"),
-                    operator_id: OPERATOR.into(),
-                    caller_phone: phone,
-                    caller_name: Some(crate::demo_county::person_name(p.n + 1000)),
-                    address: self.address(p.group, p.n),
-                    grid_code: if p.n.is_multiple_of(3) {
-                        g.code.clone()
-                    } else {
-                        String::new()
-                    },
-                    category_code: p.category.into(),
-                    urgency,
-                    content: text,
-                    recording_url: format!("https://rec.12345.example.cn/{ext}.mp3"),
-                    received_at: now,
-                };
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::Operator(OPERATOR), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.submit_hotline_ticket(req).await }
-                })
-                .await
-            }
-            Chan::OneKey(h) => {
-                let msg = pb::SubmitOneKeyCallRequest {
-                    device_id: self.county.households[h].device_id.clone(),
-                    press_id: format!("press-{ext}"),
-                    pressed_at: now,
-                    voice_note_url: String::new(),
-                };
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::Service(GATEWAY), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.submit_one_key_call(req).await }
-                })
-                .await
-            }
-            Chan::App(channel) => {
-                let point = g.centre.filter(|_| p.n.is_multiple_of(2));
-                let msg = pb::SubmitAppTicketRequest {
-                    channel: channel as i32,
-                    submission_id: format!("{}-{ext}", channel.as_str_name().to_lowercase()),
-                    citizen_phone: phone,
-                    citizen_name: None,
-                    content: text,
-                    category_code: p.category.into(),
-                    photo_urls: if channel == pb::Channel::App {
-                        vec![format!("https://img.example.cn/app/{ext}.jpg")]
-                    } else {
-                        vec![]
-                    },
-                    point: point.map(|(lat, lng)| pb::GeoPoint { lat, lng }),
-                    address: self.address(p.group, p.n),
-                    submitted_at: now,
-                };
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::Service(APP), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.submit_app_ticket(req).await }
-                })
-                .await
-            }
-            Chan::Patrol => {
-                let w = &self.worker_ids[self.patroller(p.group)];
-                let msg = pb::ReportPatrolFindingRequest {
-                    finding_id: format!("patrol-{ext}"),
-                    grid_code: g.code.clone(),
-                    category_code: p.category.into(),
-                    urgency,
-                    content: format!("巡查发现:{text}"),
-                    photo_urls: vec![format!("https://img.example.cn/patrol/{ext}.jpg")],
-                    location: Some(pb::Location {
-                        point: None,
-                        address: self.address(p.group, p.n),
-                        grid_code: g.code.clone(),
-                    }),
-                    found_at: now,
-                };
-                retry(CATCH_UP, unavailable, || {
-                    let req = rpc.req(As::WorkerIn(w, &g.code), msg.clone());
-                    let mut c = rpc.intake();
-                    async move { c.report_patrol_finding(req).await }
-                })
-                .await
-            }
-        }
-        .map_err(|s| why("submit", &s))?
-        .into_inner();
-        let outcome = pb::SubmitOutcome::try_from(resp.outcome).unwrap_or_default();
-        Ok((resp.ticket_id, outcome))
-    }
-
     /// The ticket's task once routing has dispatched it beyond attempt `after`.
     async fn dispatched(&self, ticket: &str, after: u32) -> Flow<pb::Task> {
         let rpc = &self.rpc;
         let start = std::time::Instant::now();
         loop {
-            let req = rpc.req(
-                As::Supervisor,
-                pb::GetTaskRequest {
-                    ticket_id: ticket.into(),
-                },
-            );
+            let req = rpc.req(As::Supervisor, requests::task(ticket));
             match rpc.routing().get_task(req).await {
                 Ok(r) => {
                     if let Some(t) = r.into_inner().task
@@ -233,10 +94,10 @@ impl Demo {
                 Err(s) if lagging(&s) => {}
                 Err(s) => return Err(why("waiting for dispatch", &s)),
             }
-            if start.elapsed() > CATCH_UP {
+            if start.elapsed() > CATCH_UP.limit {
                 return Err(format!(
                     "routing did not dispatch ticket {ticket} (attempt > {after}) within {}s",
-                    CATCH_UP.as_secs()
+                    CATCH_UP.limit.as_secs()
                 ));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
@@ -245,9 +106,7 @@ impl Demo {
 
     async fn accept(&self, t: &pb::Task) -> Flow {
         let rpc = &self.rpc;
-        let msg = pb::AcceptTaskRequest {
-            ticket_id: t.ticket_id.clone(),
-        };
+        let msg = requests::accept(&t.ticket_id);
         retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
             let mut c = rpc.routing();
@@ -270,9 +129,8 @@ impl Demo {
         } else {
             kind
         };
-        let msg = pb::SubmitDisposalRequest {
-            ticket_id: t.ticket_id.clone(),
-            disposal_type: kind as i32,
+        let disposal = requests::Disposal {
+            kind,
             result: match kind {
                 pb::DisposalType::Explained => "已电话联系并当面解释相关政策,群众表示理解。".into(),
                 pb::DisposalType::Unresolvable => "涉及历史遗留问题,需区级部门统筹。".into(),
@@ -283,13 +141,13 @@ impl Demo {
                 "https://img.example.cn/evidence/{}-{round}.jpg",
                 t.ticket_id
             )],
-            disposed_at: Some(ts(chrono::Utc::now())),
             unresolvable_reason: if kind == pb::DisposalType::Unresolvable {
                 "权属争议需法院裁定".into()
             } else {
                 String::new()
             },
         };
+        let msg = requests::dispose(&t.ticket_id, disposal, chrono::Utc::now());
         // Routing takes the disposal on the same view as the acceptance just before it, so
         // only an unavailable service is worth a retry.
         retry(CATCH_UP, unavailable, || {
@@ -312,13 +170,7 @@ impl Demo {
             _ => "处理及时,很满意。",
         };
         let r = if by_phone {
-            let msg = pb::RecordCallbackRequest {
-                ticket_id: ticket.into(),
-                reached: true,
-                rating: rating as i32,
-                notes: comment.into(),
-                called_at: Some(ts(chrono::Utc::now())),
-            };
+            let msg = requests::callback(ticket, Reached::Yes(rating), comment, chrono::Utc::now());
             retry(CATCH_UP, lagging, || {
                 let req = rpc.req(As::Operator(OPERATOR), msg.clone());
                 let mut c = rpc.closure();
@@ -326,11 +178,7 @@ impl Demo {
             })
             .await
         } else {
-            let msg = pb::SubmitFeedbackRequest {
-                ticket_id: ticket.into(),
-                rating: rating as i32,
-                comment: comment.into(),
-            };
+            let msg = requests::feedback(ticket, rating, comment);
             retry(CATCH_UP, lagging, || {
                 let req = rpc.req(As::Service(APP), msg.clone());
                 let mut c = rpc.closure();
@@ -349,11 +197,7 @@ impl Demo {
 
     async fn exempt(&self, ticket: &str, kind: pb::ExemptionKind, reason: &str) -> Flow {
         let rpc = &self.rpc;
-        let msg = pb::CloseTicketRequest {
-            ticket_id: ticket.into(),
-            kind: kind as i32,
-            reason: reason.into(),
-        };
+        let msg = requests::close(ticket, kind, reason);
         retry(CATCH_UP, lagging, || {
             let req = rpc.req(As::Supervisor, msg.clone());
             let mut c = rpc.closure();
@@ -401,13 +245,8 @@ impl Demo {
         attempt: usize,
     ) -> Flow<pb::RecordCallbackResponse> {
         let rpc = &self.rpc;
-        let msg = pb::RecordCallbackRequest {
-            ticket_id: ticket.into(),
-            reached: false,
-            rating: 0,
-            notes: format!("第{attempt}次回访,电话无人接听"),
-            called_at: Some(ts(chrono::Utc::now())),
-        };
+        let notes = format!("第{attempt}次回访,电话无人接听");
+        let msg = requests::callback(ticket, Reached::No, notes, chrono::Utc::now());
         Ok(retry(CATCH_UP, lagging, || {
             let req = rpc.req(As::Operator(OPERATOR), msg.clone());
             let mut c = rpc.closure();
@@ -421,12 +260,7 @@ impl Demo {
     /// Waits (briefly) for the tracker to escalate a ticket with repeat complaints.
     async fn escalated(&self, ticket: &str) -> bool {
         for _ in 0..40 {
-            let req = self.rpc.req(
-                As::Supervisor,
-                pb::GetLoopStatusRequest {
-                    ticket_id: ticket.into(),
-                },
-            );
+            let req = self.rpc.req(As::Supervisor, requests::loop_status(ticket));
             if let Ok(r) = self.rpc.tracker().get_loop_status(req).await
                 && r.into_inner()
                     .status
@@ -564,11 +398,11 @@ impl Demo {
 
     async fn give_back(&self, t: &pb::Task) -> Flow {
         let rpc = &self.rpc;
-        let msg = pb::ReturnTaskRequest {
-            ticket_id: t.ticket_id.clone(),
-            reason: pb::ReturnReason::NotMyGrid as i32,
-            reason_text: "现场核实不属于本网格".into(),
-        };
+        let msg = requests::give_back(
+            &t.ticket_id,
+            pb::ReturnReason::NotMyGrid,
+            "现场核实不属于本网格",
+        );
         retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
             let mut c = rpc.routing();
@@ -592,11 +426,7 @@ impl Demo {
             to
         };
         let rpc = &self.rpc;
-        let msg = pb::TransferTaskRequest {
-            ticket_id: t.ticket_id.clone(),
-            to_grid_code: to,
-            reason: "诉求地点在邻组,转邻组网格员办理".into(),
-        };
+        let msg = requests::transfer(&t.ticket_id, to, "诉求地点在邻组,转邻组网格员办理");
         retry(CATCH_UP, unavailable, || {
             let req = rpc.req(As::Worker(&t.worker_id), msg.clone());
             let mut c = rpc.routing();
@@ -607,8 +437,4 @@ impl Demo {
         add(&self.stats.transferred, 1);
         Ok(())
     }
-}
-
-fn unavailable(s: &tonic::Status) -> bool {
-    s.code() == tonic::Code::Unavailable
 }
