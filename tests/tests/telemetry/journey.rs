@@ -162,7 +162,8 @@ pub fn check_spans(spans: &[Span], ticket: &str) {
         let calls: Vec<&Span> = of_ticket
             .iter()
             .copied()
-            .filter(|s| s.name == name && is(s, "rpc.grpc.status_code", "0"))
+            .filter(|s| s.name == name && kind(s) == SpanKind::Server)
+            .filter(|s| is(s, "rpc.grpc.status_code", "0"))
             .collect();
         assert_eq!(calls.len(), 1, "{name} answered OK once");
         let call = calls[0];
@@ -174,6 +175,11 @@ pub fn check_spans(spans: &[Span], ticket: &str) {
         );
         assert!(is(call, "rpc.method", rpc_method), "{name}");
         assert!(attr(&call.attributes, "error.type").is_none(), "{name}");
+        // The caller's CLIENT span, with the same conventions, is the call's parent.
+        let client = client_of(spans, call);
+        assert!(is(client, "rpc.system", "grpc"), "{name} client");
+        assert!(is(client, "rpc.method", rpc_method), "{name} client");
+        assert!(is(client, "rpc.grpc.status_code", "0"), "{name} client");
         let create = of_ticket
             .iter()
             .find(|s| s.name == format!("create {event}"))
@@ -199,12 +205,35 @@ pub fn check_spans(spans: &[Span], ticket: &str) {
     let refused: Vec<&Span> = spans
         .iter()
         .filter(|s| s.name == "gridloop.v1.IntakeService/GetTicket")
-        .filter(|s| is(s, "rpc.grpc.status_code", "16"))
+        .filter(|s| kind(s) == SpanKind::Server && is(s, "rpc.grpc.status_code", "16"))
         .collect();
     assert_eq!(refused.len(), 1, "the unauthenticated GetTicket");
-    assert_eq!(kind(refused[0]), SpanKind::Server);
     assert!(is(refused[0], "error.type", "UNAUTHENTICATED"));
     assert!(!failed(refused[0]), "UNAUTHENTICATED is the caller's fault");
+    let client = client_of(spans, refused[0]);
+    assert!(
+        is(client, "rpc.grpc.status_code", "16"),
+        "the caller sees the code"
+    );
+    assert!(
+        is(client, "error.type", "UNAUTHENTICATED"),
+        "the caller names it"
+    );
+    assert!(failed(client), "the caller's call failed");
+}
+
+/// The CLIENT span whose call `server` served: its parent, of the same name.
+fn client_of<'a>(spans: &'a [Span], server: &Span) -> &'a Span {
+    let client = spans
+        .iter()
+        .find(|s| s.trace_id == server.trace_id && s.span_id == server.parent_span_id)
+        .unwrap_or_else(|| panic!("{}: the caller's span was exported", server.name));
+    assert_eq!(kind(client), SpanKind::Client, "{}", server.name);
+    assert_eq!(
+        client.name, server.name,
+        "client and server name the call alike"
+    );
+    client
 }
 
 /// The number of data points `m` carries, whatever its type.
