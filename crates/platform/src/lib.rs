@@ -5,6 +5,7 @@
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;
 //! - [`inbox`]: a durable consumer that applies each event exactly once per service;
+//! - [`retry`]: the one pacing of retries every loop waits with;
 //! - [`leader`]: one consuming replica per service at a time, so a ticket's events apply in order;
 //! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
@@ -30,6 +31,7 @@ pub mod nats;
 pub mod ops;
 pub mod outbox;
 pub mod pii;
+pub mod retry;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

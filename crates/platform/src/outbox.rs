@@ -31,6 +31,7 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::nats::Bus;
+use crate::retry::Backoff;
 use crate::telemetry::{propagate, spans};
 use crate::{Error, metrics, telemetry};
 
@@ -220,25 +221,23 @@ impl Relay {
         if listener.is_none() {
             tracing::warn!("outbox relay could not listen for notifications; polling only");
         }
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Backoff::exponential(Duration::from_millis(50), self.opts.max_backoff);
         let mut last_purge = tokio::time::Instant::now();
         let mut empty_rounds = 0u32;
         while !shutdown.is_cancelled() {
             match self.publish_pending().await {
                 Ok(n) => {
-                    backoff = Duration::from_millis(50);
+                    backoff.reset();
                     if n > 0 {
                         empty_rounds = 0;
                         continue;
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed; will retry");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.cancelled() => break,
+                    tracing::warn!(error = %e, retry_in_ms = backoff.upcoming().as_millis() as u64, "outbox relay failed; will retry");
+                    if !backoff.pause(&shutdown).await {
+                        break;
                     }
-                    backoff = (backoff * 2).min(self.opts.max_backoff);
                     continue;
                 }
             }
