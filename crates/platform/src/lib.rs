@@ -1,6 +1,6 @@
 //! What every gridloop service stands on, behind typed APIs:
 //!
-//! - [`config`]: settings from `GRIDLOOP_*` environment variables, defaults for the local stack;
+//! - [`config`]: settings as clap flags and `GRIDLOOP_*` variables, defaults for the local stack, secrets wrapped;
 //! - [`db`]: a schema, a role and migrations per service, and the service's pool;
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;

@@ -67,12 +67,13 @@ impl TestEnv {
     /// A service config pointing at this test's database, stream and prefix, listening on an
     /// ephemeral port.
     pub fn config(&self, service: &str) -> Config {
-        let mut cfg = Config::from_lookup(service, |_| None).expect("default config");
-        cfg.database_url = self.database_url.clone();
+        let mut cfg = Config::local(service);
+        cfg.database_url = self.database_url.clone().into();
         cfg.nats_url = self.nats_url.clone();
         cfg.stream = self.stream.clone();
         cfg.subject_prefix = self.prefix.clone();
         cfg.jwt_secret = Some(TEST_JWT_SECRET.into());
+        cfg.otlp_endpoint = None;
         cfg.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.admin_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.db_max_connections = 5;
