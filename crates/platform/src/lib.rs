@@ -1,6 +1,7 @@
 //! What every gridloop service stands on, behind typed APIs:
 //!
 //! - [`config`]: settings as clap flags and `GRIDLOOP_*` variables, defaults for the local stack, secrets wrapped;
+//! - [`clock`]: "now" for every service, injectable in tests;
 //! - [`db`]: a schema, a role and migrations per service, and the service's pool;
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;
@@ -19,6 +20,7 @@
 //! in here.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;

@@ -105,7 +105,7 @@ pub async fn run(
             Ok(())
         }
         Command::Replay { since } => {
-            let since = since.at(Utc::now());
+            let since = since.at(crate::clock::now());
             let pool = db::setup(cfg, migrator).await?;
             let n = outbox::replay_since(&pool, since).await?;
             println!(

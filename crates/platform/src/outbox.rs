@@ -61,7 +61,7 @@ pub fn new_event_under(
     TicketEvent {
         event_id,
         ticket_id: ticket_id.to_owned(),
-        occurred_at: Some(gridloop_proto::ts(Utc::now())),
+        occurred_at: Some(gridloop_proto::ts(crate::clock::now())),
         producer: producer.to_owned(),
         trace_context: propagate::headers_of(&span),
         body: Some(body),
@@ -414,7 +414,7 @@ impl Relay {
     }
 
     async fn purge(&self) -> Result<u64, Error> {
-        let cutoff = Utc::now()
+        let cutoff = crate::clock::now()
             - chrono::Duration::from_std(self.opts.retention).unwrap_or(chrono::Duration::days(7));
         let done = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
             .bind(cutoff)

@@ -89,7 +89,7 @@ fn caller(web: &Web, q: &HashMap<String, String>, headers: &HeaderMap) -> Result
     });
     let token = token.ok_or_else(|| ApiError::Unauthenticated("token required".into()))?;
     web.auth
-        .verify(&token, chrono::Utc::now().timestamp())
+        .verify(&token, gridloop_platform::clock::now().timestamp())
         .map_err(|e| ApiError::Unauthenticated(e.to_string()))
 }
 
