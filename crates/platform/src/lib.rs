@@ -13,6 +13,7 @@
 //! - [`metrics`]: RPC, outbox, consumer and ticket instruments, and the admin port's Prometheus page;
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
 //! - [`error`]: the one mapping from errors to `tonic::Status`;
+//! - [`http_error`]: the one mapping from the same errors to HTTP statuses;
 //! - [`service`]: the [`service::Host`] that starts, serves and drains a service;
 //! - [`ops`]: `migrate`, `replay --since`, `dead-letters`, `healthcheck` subcommands of every service binary.
 //!
@@ -26,6 +27,7 @@ pub mod convert;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod http_error;
 pub mod inbox;
 pub mod leader;
 pub mod metrics;
