@@ -11,10 +11,32 @@ use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 use uuid::Uuid;
 
 use crate::Config;
+use crate::auth::{Authenticator, Claims, Role};
 use crate::config::LogFormat;
 
 /// The secret test configs sign and verify tokens with.
 pub const TEST_JWT_SECRET: &str = "gridloop-test-secret";
+
+/// A bearer token for `sub` in `role` over `grids`, signed with [`TEST_JWT_SECRET`] (what
+/// [`TestEnv::config`] verifies with) and valid for an hour on the process clock.
+pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
+    token_signed(TEST_JWT_SECRET, role, sub, grids, 3600)
+}
+
+/// A bearer token signed with `secret` that expires `valid_for` seconds from now on the process
+/// clock (negative: already expired), for tests of the token check itself.
+pub fn token_signed(secret: &str, role: Role, sub: &str, grids: &[&str], valid_for: i64) -> String {
+    let now = crate::clock::now().timestamp();
+    Authenticator::new(Some(secret))
+        .mint(&Claims {
+            sub: sub.into(),
+            role,
+            grids: grids.iter().map(|g| g.to_string()).collect(),
+            exp: now + valid_for,
+            iat: now,
+        })
+        .expect("a test token signs")
+}
 
 /// One test's isolated database, stream and subject prefix.
 pub struct TestEnv {
