@@ -41,11 +41,17 @@ pub struct Cli {
     #[command(flatten)]
     pub shared: SharedArgs,
     /// gRPC listen address.
-    #[arg(long, env = "GRIDLOOP_INTAKE_ADDR", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_INTAKE_ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
     pub addr: SocketAddr,
     /// Admin listen address: Prometheus text at /metrics, `ok` at /healthz.
     #[arg(
         long,
+        help_heading = "Listen",
         env = "GRIDLOOP_INTAKE_ADMIN_ADDR",
         default_value = "127.0.0.1:51051"
     )]

@@ -18,11 +18,17 @@ pub struct Cli {
     #[command(flatten)]
     pub shared: SharedArgs,
     /// gRPC listen address.
-    #[arg(long, env = "GRIDLOOP_REPORTS_ADDR", default_value = "127.0.0.1:50055")]
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_REPORTS_ADDR",
+        default_value = "127.0.0.1:50055"
+    )]
     pub addr: SocketAddr,
     /// Admin listen address: Prometheus text at /metrics, `ok` at /healthz.
     #[arg(
         long,
+        help_heading = "Listen",
         env = "GRIDLOOP_REPORTS_ADMIN_ADDR",
         default_value = "127.0.0.1:51055"
     )]
