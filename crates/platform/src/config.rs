@@ -310,6 +310,14 @@ mod tests {
     }
 
     #[test]
+    fn the_process_environment_parses_the_same_way() {
+        // Whatever the test's environment sets (the local stack's `.local/env`, or nothing),
+        // it is valid; the command line of the test binary is not read.
+        let shared = from_env::<SharedArgs>().unwrap();
+        assert!(shared.db_max_connections > 0);
+    }
+
+    #[test]
     fn secrets_never_show() {
         let shared = from_lookup::<SharedArgs>(|k| match k {
             "GRIDLOOP_JWT_SECRET" => Some("s3cr3t-jwt".into()),
