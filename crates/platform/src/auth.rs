@@ -114,7 +114,7 @@ impl tonic::service::Interceptor for Authenticator {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated(AuthError::Missing.to_string()))?;
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::clock::now().timestamp();
         let caller = self
             .verify(token.trim(), now)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;

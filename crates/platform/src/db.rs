@@ -9,6 +9,7 @@
 
 use std::str::FromStr;
 
+use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -45,7 +46,7 @@ pub async fn setup(cfg: &Config, migrator: &Migrator) -> Result<PgPool, Error> {
     let schema = cfg.service.as_str();
     check_ident(schema)?;
     let role = role_name(schema);
-    let admin_opts = PgConnectOptions::from_str(&cfg.database_url)?;
+    let admin_opts = PgConnectOptions::from_str(cfg.database_url.expose_secret())?;
     let mut admin = PgConnection::connect_with(&admin_opts).await?;
 
     // Roles are cluster-wide: replicas (or tests in other databases) may race to create it;

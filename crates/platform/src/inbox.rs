@@ -38,6 +38,7 @@ use uuid::Uuid;
 
 use crate::nats::Bus;
 use crate::outbox::{enqueue, new_event};
+use crate::retry::Backoff;
 use crate::telemetry::spans;
 use crate::{Error, metrics};
 
@@ -121,7 +122,7 @@ impl<H: Handler> Consumer<H> {
 
     /// Consumes until `shutdown`, then finishes the batch in hand and returns.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
             match self.pass(&shutdown).await {
                 Stop::Shutdown => return,
@@ -132,11 +133,9 @@ impl<H: Handler> Consumer<H> {
                         .consumer_rereads
                         .add(1, &[metrics::service(&self.opts.durable)]);
                     tracing::warn!(reason = %why, consumer = %self.opts.durable, "consumer re-reads from its stored position");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.cancelled() => return,
+                    if !backoff.pause(&shutdown).await {
+                        return;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
@@ -339,6 +338,9 @@ impl<H: Handler> Consumer<H> {
         let failed = span.clone();
         async {
             let mut attempts = 0i64;
+            // 200 ms after the first failure, doubling to 3.2 s.
+            let mut backoff =
+                Backoff::exponential(Duration::from_millis(200), Duration::from_millis(3200));
             loop {
                 match self.apply_one(msg, seq, event_id, &event, *position).await {
                     Ok(Ok(outcome)) => {
@@ -370,9 +372,7 @@ impl<H: Handler> Consumer<H> {
                             .consumer_retries
                             .add(1, &[metrics::service(&self.opts.durable)]);
                         tracing::warn!(%error, attempts, "event handler failed; retrying in place");
-                        let pause =
-                            Duration::from_millis(100 * 2u64.pow(attempts.clamp(1, 5) as u32));
-                        tokio::time::sleep(pause).await;
+                        tokio::time::sleep(backoff.next_delay()).await;
                     }
                     Err(e) => return Err(reread(e)),
                 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::inbox::{Consumer, ConsumerOptions, Handler};
 use crate::nats::Bus;
+use crate::retry::Backoff;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -46,12 +47,14 @@ pub async fn run<H: Handler>(
 ) {
     // Each term of leadership runs a fresh consumer over the same handler.
     let handler = Arc::new(handler);
+    // A steady pace: the lock is held by another replica, not lost to an overload.
+    let mut standby = Backoff::constant(RETRY);
     while !shutdown.is_cancelled() {
         let Some(mut lock) = try_lead(&pool).await else {
-            tokio::select! {
-                _ = tokio::time::sleep(RETRY) => continue,
-                _ = shutdown.cancelled() => return,
+            if standby.pause(&shutdown).await {
+                continue;
             }
+            return;
         };
         tracing::info!("this replica consumes the stream");
         let stop = shutdown.child_token();

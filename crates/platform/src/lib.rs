@@ -1,16 +1,19 @@
 //! What every gridloop service stands on, behind typed APIs:
 //!
-//! - [`config`]: settings from `GRIDLOOP_*` environment variables, defaults for the local stack;
+//! - [`config`]: settings as clap flags and `GRIDLOOP_*` variables, defaults for the local stack, secrets wrapped;
+//! - [`clock`]: "now" for every service, injectable in tests;
 //! - [`db`]: a schema, a role and migrations per service, and the service's pool;
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;
 //! - [`inbox`]: a durable consumer that applies each event exactly once per service;
+//! - [`retry`]: the one pacing of retries every loop waits with;
 //! - [`leader`]: one consuming replica per service at a time, so a ticket's events apply in order;
 //! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
 //! - [`metrics`]: RPC, outbox, consumer and ticket instruments, and the admin port's Prometheus page;
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
 //! - [`error`]: the one mapping from errors to `tonic::Status`;
+//! - [`http_error`]: the one mapping from the same errors to HTTP statuses;
 //! - [`service`]: the [`service::Host`] that starts, serves and drains a service;
 //! - [`ops`]: `migrate`, `replay --since`, `dead-letters`, `healthcheck` subcommands of every service binary.
 //!
@@ -18,11 +21,13 @@
 //! in here.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod http_error;
 pub mod inbox;
 pub mod leader;
 pub mod metrics;
@@ -30,6 +35,7 @@ pub mod nats;
 pub mod ops;
 pub mod outbox;
 pub mod pii;
+pub mod retry;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

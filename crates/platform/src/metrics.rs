@@ -7,7 +7,7 @@
 //! gridloop's own namespace for the rest; on the Prometheus page dots become underscores and
 //! units and `_total` are appended (`gridloop_outbox_backlog`, `rpc_server_call_duration_seconds`).
 //! Instruments are read from the global meter provider the first time they are used, so
-//! [`crate::telemetry::init`] runs before anything records; without it they are no-ops.
+//! [`crate::telemetry::install`] runs before anything records; without it they are no-ops.
 
 pub mod admin;
 pub(crate) mod prometheus;

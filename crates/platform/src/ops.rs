@@ -11,83 +11,82 @@
 //!   lifecycle rules ([`crate::verify`]); prints every difference, exit status 0 only when
 //!   there are none.
 //!
-//! No argument (or `serve`) serves.
+//! No argument (or `serve`) serves. [`Command`] is a clap subcommand every service's command
+//! line carries (`<service> --help`, `<service> replay --help`).
 
 // Printing the outcome is what these commands are for.
 #![allow(clippy::print_stdout)]
 
 use chrono::{DateTime, Duration, Utc};
+use clap::Subcommand;
 use sqlx::migrate::Migrator;
 
 use crate::{Config, Error, db, inbox, outbox, verify};
 
-/// What the binary was asked to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the binary was asked to do: the subcommand of every service's command line (none
+/// means [`Command::Serve`]).
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq, Default)]
 pub enum Command {
+    /// Serve gRPC, relay the outbox, consume events (also what no command does).
+    #[default]
     Serve,
+    /// Create the service's role and schema and apply its migrations, then exit.
     Migrate,
-    Replay { since: DateTime<Utc> },
+    /// Mark the events sent since a time unsent, so the running service's relay republishes them.
+    Replay {
+        /// An RFC 3339 time, or an age: 30m, 6h, 2d.
+        #[arg(long, value_parser = Since::parse)]
+        since: Since,
+    },
+    /// List the events this service could not apply, newest first.
     DeadLetters,
+    /// Ask the running service's gRPC health endpoint; exit status 0 when serving.
     Healthcheck,
-    Verify { wait: std::time::Duration },
+    /// Once caught up, compare the service's view of every ticket with the stream's replay.
+    Verify {
+        /// Seconds to wait for the service to catch up.
+        #[arg(long, default_value = "30", value_parser = seconds)]
+        wait: std::time::Duration,
+    },
 }
 
-const USAGE: &str = "usage: <service> [serve | migrate | replay --since <RFC 3339 time or age: 30m, 6h, 2d> | dead-letters | healthcheck | verify [--wait <seconds>]]";
+/// Where `replay --since` starts: a time, or an age counted back from when the command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    At(DateTime<Utc>),
+    Ago(Duration),
+}
 
-/// Parses the arguments after the program name; `now` anchors ages like `6h`.
-pub fn parse(mut args: impl Iterator<Item = String>, now: DateTime<Utc>) -> Result<Command, Error> {
-    let usage = |why: &str| Error::Config(format!("{why}\n{USAGE}"));
-    let cmd = match args.next().as_deref() {
-        None | Some("serve") => Command::Serve,
-        Some("migrate") => Command::Migrate,
-        Some("dead-letters") => Command::DeadLetters,
-        Some("healthcheck") => Command::Healthcheck,
-        Some("verify") => {
-            let mut wait = std::time::Duration::from_secs(30);
-            if let Some(flag) = args.next() {
-                if flag != "--wait" {
-                    return Err(usage(&format!("unknown option {flag}")));
-                }
-                let secs = args
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| usage("--wait needs a number of seconds"))?;
-                wait = std::time::Duration::from_secs(secs);
-            }
-            Command::Verify { wait }
+impl Since {
+    fn parse(value: &str) -> Result<Since, String> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+            return Ok(Since::At(t.with_timezone(&Utc)));
         }
-        Some("replay") => {
-            let (Some(flag), Some(value)) = (args.next(), args.next()) else {
-                return Err(usage("replay needs --since <when>"));
-            };
-            if flag != "--since" {
-                return Err(usage(&format!("unknown option {flag}")));
-            }
-            let since = parse_since(&value, now)
-                .ok_or_else(|| usage(&format!("--since: cannot read {value:?}")))?;
-            Command::Replay { since }
+        let cannot = || format!("cannot read {value:?}: an RFC 3339 time or an age (30m, 6h, 2d)");
+        let (num, unit) = value.split_at(value.len().checked_sub(1).ok_or_else(cannot)?);
+        let n: i64 = num.parse().ok().filter(|n| *n > 0).ok_or_else(cannot)?;
+        Ok(Since::Ago(match unit {
+            "m" => Duration::minutes(n),
+            "h" => Duration::hours(n),
+            "d" => Duration::days(n),
+            _ => return Err(cannot()),
+        }))
+    }
+
+    /// The time this stands for; `now` anchors ages.
+    pub fn at(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Since::At(t) => t,
+            Since::Ago(age) => now - age,
         }
-        Some(other) => return Err(usage(&format!("unknown command {other}"))),
-    };
-    match args.next() {
-        Some(extra) => Err(usage(&format!("unexpected argument {extra}"))),
-        None => Ok(cmd),
     }
 }
 
-fn parse_since(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let (num, unit) = value.split_at(value.len().checked_sub(1)?);
-    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
-    let age = match unit {
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
-        _ => return None,
-    };
-    Some(now - age)
+fn seconds(value: &str) -> Result<std::time::Duration, String> {
+    value
+        .parse::<u64>()
+        .map(std::time::Duration::from_secs)
+        .map_err(|_| format!("not a number of seconds: {value:?}"))
 }
 
 /// Runs a command other than [`Command::Serve`]; `view` says how `verify` reads the
@@ -106,6 +105,7 @@ pub async fn run(
             Ok(())
         }
         Command::Replay { since } => {
+            let since = since.at(crate::clock::now());
             let pool = db::setup(cfg, migrator).await?;
             let n = outbox::replay_since(&pool, since).await?;
             println!(
@@ -165,43 +165,52 @@ async fn healthcheck(cfg: &Config) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
-    fn args(v: &[&str]) -> impl Iterator<Item = String> {
-        v.iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .into_iter()
+    /// The subcommand as a service's command line holds it.
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Option<Command>,
+    }
+
+    fn parse(v: &[&str]) -> Result<Command, clap::Error> {
+        let argv = std::iter::once("svc").chain(v.iter().copied());
+        Cli::try_parse_from(argv).map(|c| c.command.unwrap_or_default())
     }
 
     #[test]
     fn parses_the_commands() {
         let now = Utc::now();
-        assert_eq!(parse(args(&[]), now).unwrap(), Command::Serve);
-        assert_eq!(parse(args(&["migrate"]), now).unwrap(), Command::Migrate);
-        assert_eq!(
-            parse(args(&["replay", "--since", "6h"]), now).unwrap(),
-            Command::Replay {
-                since: now - Duration::hours(6)
-            }
-        );
+        assert_eq!(parse(&[]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["serve"]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
+        assert_eq!(parse(&["dead-letters"]).unwrap(), Command::DeadLetters);
+        assert_eq!(parse(&["healthcheck"]).unwrap(), Command::Healthcheck);
+        let Command::Replay { since } = parse(&["replay", "--since", "6h"]).unwrap() else {
+            panic!("replay");
+        };
+        assert_eq!(since.at(now), now - Duration::hours(6));
         let at = "2026-11-20T08:00:00+08:00";
+        let Command::Replay { since } = parse(&["replay", "--since", at]).unwrap() else {
+            panic!("replay");
+        };
         assert_eq!(
-            parse(args(&["replay", "--since", at]), now).unwrap(),
-            Command::Replay {
-                since: DateTime::parse_from_rfc3339(at)
-                    .unwrap()
-                    .with_timezone(&Utc)
-            }
+            since.at(now),
+            DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&Utc)
         );
         assert_eq!(
-            parse(args(&["verify"]), now).unwrap(),
+            parse(&["verify"]).unwrap(),
             Command::Verify {
                 wait: std::time::Duration::from_secs(30)
             }
         );
         assert_eq!(
-            parse(args(&["verify", "--wait", "90"]), now).unwrap(),
+            parse(&["verify", "--wait", "90"]).unwrap(),
             Command::Verify {
                 wait: std::time::Duration::from_secs(90)
             }
@@ -217,7 +226,7 @@ mod tests {
             &["migrate", "now"],
             &["dance"],
         ] {
-            assert!(parse(args(bad), now).is_err(), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -31,6 +31,7 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::nats::Bus;
+use crate::retry::Backoff;
 use crate::telemetry::{propagate, spans};
 use crate::{Error, metrics, telemetry};
 
@@ -60,7 +61,7 @@ pub fn new_event_under(
     TicketEvent {
         event_id,
         ticket_id: ticket_id.to_owned(),
-        occurred_at: Some(gridloop_proto::ts(Utc::now())),
+        occurred_at: Some(gridloop_proto::ts(crate::clock::now())),
         producer: producer.to_owned(),
         trace_context: propagate::headers_of(&span),
         body: Some(body),
@@ -220,25 +221,23 @@ impl Relay {
         if listener.is_none() {
             tracing::warn!("outbox relay could not listen for notifications; polling only");
         }
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Backoff::exponential(Duration::from_millis(50), self.opts.max_backoff);
         let mut last_purge = tokio::time::Instant::now();
         let mut empty_rounds = 0u32;
         while !shutdown.is_cancelled() {
             match self.publish_pending().await {
                 Ok(n) => {
-                    backoff = Duration::from_millis(50);
+                    backoff.reset();
                     if n > 0 {
                         empty_rounds = 0;
                         continue;
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed; will retry");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.cancelled() => break,
+                    tracing::warn!(error = %e, retry_in_ms = backoff.upcoming().as_millis() as u64, "outbox relay failed; will retry");
+                    if !backoff.pause(&shutdown).await {
+                        break;
                     }
-                    backoff = (backoff * 2).min(self.opts.max_backoff);
                     continue;
                 }
             }
@@ -415,7 +414,7 @@ impl Relay {
     }
 
     async fn purge(&self) -> Result<u64, Error> {
-        let cutoff = Utc::now()
+        let cutoff = crate::clock::now()
             - chrono::Duration::from_std(self.opts.retention).unwrap_or(chrono::Duration::days(7));
         let done = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
             .bind(cutoff)

@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -52,7 +53,7 @@ impl Host {
         bus.ensure_stream().await?;
         let listener = grpc::bind(cfg.grpc_addr).await?;
         let admin = Admin::bind(cfg.admin_addr).await?;
-        let auth = Authenticator::new(cfg.jwt_secret.as_deref());
+        let auth = Authenticator::new(cfg.jwt_secret.as_ref().map(|s| s.expose_secret()));
         if cfg.jwt_secret.is_none() {
             tracing::warn!("GRIDLOOP_JWT_SECRET is not set: every authenticated call is refused");
         }

@@ -11,10 +11,32 @@ use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 use uuid::Uuid;
 
 use crate::Config;
+use crate::auth::{Authenticator, Claims, Role};
 use crate::config::LogFormat;
 
 /// The secret test configs sign and verify tokens with.
 pub const TEST_JWT_SECRET: &str = "gridloop-test-secret";
+
+/// A bearer token for `sub` in `role` over `grids`, signed with [`TEST_JWT_SECRET`] (what
+/// [`TestEnv::config`] verifies with) and valid for an hour on the process clock.
+pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
+    token_signed(TEST_JWT_SECRET, role, sub, grids, 3600)
+}
+
+/// A bearer token signed with `secret` that expires `valid_for` seconds from now on the process
+/// clock (negative: already expired), for tests of the token check itself.
+pub fn token_signed(secret: &str, role: Role, sub: &str, grids: &[&str], valid_for: i64) -> String {
+    let now = crate::clock::now().timestamp();
+    Authenticator::new(Some(secret))
+        .mint(&Claims {
+            sub: sub.into(),
+            role,
+            grids: grids.iter().map(|g| g.to_string()).collect(),
+            exp: now + valid_for,
+            iat: now,
+        })
+        .expect("a test token signs")
+}
 
 /// One test's isolated database, stream and subject prefix.
 pub struct TestEnv {
@@ -67,12 +89,13 @@ impl TestEnv {
     /// A service config pointing at this test's database, stream and prefix, listening on an
     /// ephemeral port.
     pub fn config(&self, service: &str) -> Config {
-        let mut cfg = Config::from_lookup(service, |_| None).expect("default config");
-        cfg.database_url = self.database_url.clone();
+        let mut cfg = Config::local(service);
+        cfg.database_url = self.database_url.clone().into();
         cfg.nats_url = self.nats_url.clone();
         cfg.stream = self.stream.clone();
         cfg.subject_prefix = self.prefix.clone();
         cfg.jwt_secret = Some(TEST_JWT_SECRET.into());
+        cfg.otlp_endpoint = None;
         cfg.grpc_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.admin_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.db_max_connections = 5;

@@ -1,7 +1,6 @@
 //! The gRPC handlers: check the caller's role, parse the request into domain values, run the
 //! step, render the answer.
 
-use chrono::Utc;
 use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_proto::ts;
@@ -67,7 +66,7 @@ impl ClosureService for Closure {
                     source: pb::FeedbackSource::Citizen,
                     rating: rated.rating,
                     comment: rated.comment,
-                    at: Utc::now(),
+                    at: gridloop_platform::clock::now(),
                 },
             )
             .await?;
@@ -86,7 +85,7 @@ impl ClosureService for Closure {
         let caller = Caller::of(&req)?;
         caller.require(&[Role::Operator])?;
         let id = domain::ticket_id(&req.get_ref().ticket_id)?;
-        let cb = Callback::parse(req.get_ref(), Utc::now())?;
+        let cb = Callback::parse(req.get_ref(), gridloop_platform::clock::now())?;
         let reply = match cb.rating {
             Some(rating) => {
                 let by = Recorder {

@@ -32,7 +32,7 @@ mod error;
 pub mod events;
 mod flow;
 mod ledger;
-mod settings;
+pub mod settings;
 mod store;
 mod writeoff;
 

@@ -1,15 +1,18 @@
-//! The closure service binary: configuration from `GRIDLOOP_*`, then [`gridloop_closure::App`], or one of
-//! the operations subcommands of [`gridloop_platform::ops`] (`migrate`, `replay --since`, …).
+//! The closure service binary: configuration from flags and `GRIDLOOP_*` ([`gridloop_closure::settings::Cli`]),
+//! then [`gridloop_closure::App`], or one of the operations subcommands of [`gridloop_platform::ops`]
+//! (`migrate`, `replay --since`, …).
 
 use anyhow::Context;
+use gridloop_closure::settings::Cli;
 use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{Config, grpc, telemetry};
+use gridloop_platform::{config, grpc, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cfg = Config::from_env("closure").context("reading configuration")?;
-    let command = ops::parse(std::env::args().skip(1), chrono::Utc::now())?;
-    let _telemetry = telemetry::init(&cfg.service, cfg.log_format).context("telemetry")?;
+    let cli: Cli = config::parse();
+    let cfg = cli.config();
+    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
+    let command = cli.command.unwrap_or_default();
     if command != Command::Serve {
         return Ok(ops::run(
             command,
@@ -20,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         .await?);
     }
     let shutdown = grpc::shutdown_on_signal();
-    gridloop_closure::App::build(cfg, shutdown)
+    gridloop_closure::App::build_with(cfg, cli.closure.into(), shutdown)
         .await
         .context("starting closure")?
         .run()

@@ -1,9 +1,77 @@
 //! Closure's own settings, beyond the platform's [`gridloop_platform::Config`].
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use clap::{Args, Parser};
 use gridloop_lifecycle::Rules;
-use gridloop_platform::Error;
+use gridloop_platform::config::SharedArgs;
+use gridloop_platform::ops::Command;
+use gridloop_platform::{Config, Error, config};
+
+/// The closure binary's command line: the platform's settings, closure's addresses and its own.
+#[derive(Parser, Debug)]
+#[command(
+    name = "gridloop-closure",
+    version,
+    about = "gridloop closure: feedback and the 销号 ledger"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub shared: SharedArgs,
+    /// gRPC listen address.
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_CLOSURE_ADDR",
+        default_value = "127.0.0.1:50053"
+    )]
+    pub addr: SocketAddr,
+    /// Admin listen address: Prometheus text at /metrics, `ok` at /healthz.
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_CLOSURE_ADMIN_ADDR",
+        default_value = "127.0.0.1:51053"
+    )]
+    pub admin_addr: SocketAddr,
+    #[command(flatten)]
+    pub closure: ClosureArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn config(&self) -> Config {
+        Config::new("closure", self.shared.clone(), self.addr, self.admin_addr)
+    }
+}
+
+/// Closure's own settings, as flags and variables.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Closure")]
+pub struct ClosureArgs {
+    /// Minimum seconds between two unreached callback attempts that count.
+    #[arg(long, env = "GRIDLOOP_CLOSURE_CALLBACK_INTERVAL_SECS", default_value_t = 2 * 3600)]
+    pub callback_interval_secs: u64,
+    /// Unreached attempts after which a supervisor may exempt the ticket.
+    #[arg(
+        long,
+        env = "GRIDLOOP_CLOSURE_CALLBACKS_BEFORE_EXEMPTION",
+        default_value_t = Rules::default().callbacks_before_exemption,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub callbacks_before_exemption: u32,
+}
+
+impl From<ClosureArgs> for Settings {
+    fn from(a: ClosureArgs) -> Self {
+        Settings {
+            callback_interval: Duration::from_secs(a.callback_interval_secs),
+            callbacks_before_exemption: a.callbacks_before_exemption,
+        }
+    }
+}
 
 /// How callbacks (回访) count towards a CITIZEN_UNREACHABLE exemption.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,37 +95,12 @@ impl Default for Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        config::from_env::<ClosureArgs>().map(Settings::from)
     }
 
+    /// Same as [`Settings::from_env`] with `get` standing in for the environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let defaults = Settings::default();
-        let num = |key: &str| -> Result<Option<u64>, Error> {
-            get(key)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .map_err(|_| Error::Config(format!("{key}: not a number: {v}")))
-                })
-                .transpose()
-        };
-        let callbacks = match num("GRIDLOOP_CLOSURE_CALLBACKS_BEFORE_EXEMPTION")? {
-            Some(0) => {
-                return Err(Error::Config(
-                    "GRIDLOOP_CLOSURE_CALLBACKS_BEFORE_EXEMPTION: must be at least 1".into(),
-                ));
-            }
-            Some(n) => u32::try_from(n).map_err(|_| {
-                Error::Config("GRIDLOOP_CLOSURE_CALLBACKS_BEFORE_EXEMPTION: too large".into())
-            })?,
-            None => defaults.callbacks_before_exemption,
-        };
-        Ok(Settings {
-            callback_interval: num("GRIDLOOP_CLOSURE_CALLBACK_INTERVAL_SECS")?
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.callback_interval),
-            callbacks_before_exemption: callbacks,
-        })
+        config::from_lookup::<ClosureArgs>(get).map(Settings::from)
     }
 
     /// The lifecycle rules with the configured exemption threshold.

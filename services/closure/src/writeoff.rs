@@ -1,7 +1,6 @@
 //! 销号: the ledger entry and the `closed` event, written together in the closing step's
 //! transaction.
 
-use chrono::Utc;
 use gridloop_lifecycle::{LoopState, Rating};
 use gridloop_platform::ApiError;
 use gridloop_proto::ts;
@@ -28,7 +27,7 @@ pub async fn write_off(
     after: &LoopState,
     basis: LedgerBasis,
 ) -> Result<LedgerRow, ApiError> {
-    let closed_at = Utc::now();
+    let closed_at = gridloop_platform::clock::now();
     let grid = t
         .loop_state
         .state

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_platform::{ApiError, telemetry};
 use gridloop_proto::v1::intake_service_server::IntakeService;
@@ -90,8 +89,13 @@ impl IntakeService for IntakeApi {
         req: Request<SubmitHotlineTicketRequest>,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         caller(&req, &[Role::Operator])?;
-        let sub =
-            requests::hotline(&self.catalogue, &self.settings, req.get_ref(), Utc::now()).await?;
+        let sub = requests::hotline(
+            &self.catalogue,
+            &self.settings,
+            req.get_ref(),
+            gridloop_platform::clock::now(),
+        )
+        .await?;
         self.accept(sub).await
     }
 
@@ -106,7 +110,7 @@ impl IntakeService for IntakeApi {
             &self.catalogue,
             &self.settings,
             req.get_ref(),
-            Utc::now(),
+            gridloop_platform::clock::now(),
         )
         .await?;
         self.accept(sub).await
@@ -123,7 +127,7 @@ impl IntakeService for IntakeApi {
             &self.settings,
             &who,
             req.get_ref(),
-            Utc::now(),
+            gridloop_platform::clock::now(),
         )
         .await?;
         self.accept(sub).await
@@ -135,7 +139,13 @@ impl IntakeService for IntakeApi {
         req: Request<ReportPatrolFindingRequest>,
     ) -> Result<Response<SubmitTicketResponse>, Status> {
         let who = caller(&req, &[Role::Worker])?;
-        let sub = requests::patrol(&self.catalogue, &who, req.get_ref(), Utc::now()).await?;
+        let sub = requests::patrol(
+            &self.catalogue,
+            &who,
+            req.get_ref(),
+            gridloop_platform::clock::now(),
+        )
+        .await?;
         self.accept(sub).await
     }
 

@@ -14,15 +14,91 @@
 //!   more writers mean smaller batches, which paid off only with cores to spare: on two cores
 //!   one writer recorded the most per second (docs/benchmarks.md).
 
+use std::net::SocketAddr;
+
 use chrono::Duration;
-use gridloop_platform::{Config, Error};
+use clap::{Args, Parser};
+use gridloop_platform::config::SharedArgs;
+use gridloop_platform::ops::Command;
+use gridloop_platform::{Config, Error, config};
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::domain::Phone;
 
 /// Derivation label for the default citizen-key secret.
 const DERIVE_PREFIX: &str = "gridloop/intake/citizen-key/v1";
+
+/// The intake binary's command line: the platform's settings, intake's addresses and its own.
+#[derive(Parser, Debug)]
+#[command(
+    name = "gridloop-intake",
+    version,
+    about = "gridloop intake: tickets as received (发现)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub shared: SharedArgs,
+    /// gRPC listen address.
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_INTAKE_ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub addr: SocketAddr,
+    /// Admin listen address: Prometheus text at /metrics, `ok` at /healthz.
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_INTAKE_ADMIN_ADDR",
+        default_value = "127.0.0.1:51051"
+    )]
+    pub admin_addr: SocketAddr,
+    #[command(flatten)]
+    pub intake: IntakeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn config(&self) -> Config {
+        Config::new("intake", self.shared.clone(), self.addr, self.admin_addr)
+    }
+}
+
+/// Intake's own settings, as flags and variables.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Intake")]
+pub struct IntakeArgs {
+    /// Key of the citizen-key HMAC; unset, derived from the JWT secret.
+    #[arg(long, env = "GRIDLOOP_CITIZEN_KEY_SECRET", hide_env_values = true)]
+    pub citizen_key_secret: Option<SecretString>,
+    /// Days a ticket takes repeat complaints.
+    #[arg(
+        long,
+        env = "GRIDLOOP_INTAKE_REPEAT_WINDOW_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub repeat_window_days: u32,
+    /// Category of one-key calls.
+    #[arg(
+        long,
+        env = "GRIDLOOP_INTAKE_ONE_KEY_CATEGORY",
+        default_value = "other"
+    )]
+    pub one_key_category: String,
+    /// Tasks recording submissions (group commit), 1 to 64.
+    #[arg(
+        long,
+        env = "GRIDLOOP_INTAKE_WRITERS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=64)
+    )]
+    pub writers: u8,
+}
 
 #[derive(Clone)]
 pub struct IntakeSettings {
@@ -34,14 +110,23 @@ pub struct IntakeSettings {
 
 impl IntakeSettings {
     pub fn from_env(cfg: &Config) -> Result<Self, Error> {
-        Self::from_lookup(cfg, |k| std::env::var(k).ok())
+        Self::resolve(cfg, config::from_env()?)
     }
 
+    /// Same as [`IntakeSettings::from_env`] with `get` standing in for the environment.
     pub fn from_lookup(cfg: &Config, get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let secret = get("GRIDLOOP_CITIZEN_KEY_SECRET").filter(|s| !s.is_empty());
-        let keys = match (secret, cfg.jwt_secret.as_deref()) {
-            (Some(s), _) => CitizenKeys::new(s.as_bytes()),
-            (None, Some(jwt)) => CitizenKeys::derived_from(jwt),
+        Self::resolve(cfg, config::from_lookup(get)?)
+    }
+
+    /// The settings from parsed arguments; the citizen keys need a secret of their own or the
+    /// JWT secret to derive one from.
+    pub fn resolve(cfg: &Config, args: IntakeArgs) -> Result<Self, Error> {
+        let secret = args
+            .citizen_key_secret
+            .filter(|s| !s.expose_secret().is_empty());
+        let keys = match (secret, cfg.jwt_secret.as_ref()) {
+            (Some(s), _) => CitizenKeys::new(s.expose_secret().as_bytes()),
+            (None, Some(jwt)) => CitizenKeys::derived_from(jwt.expose_secret()),
             (None, None) => {
                 return Err(Error::Config(
                     "neither GRIDLOOP_CITIZEN_KEY_SECRET nor GRIDLOOP_JWT_SECRET is set: \
@@ -50,32 +135,11 @@ impl IntakeSettings {
                 ));
             }
         };
-        let days = match get("GRIDLOOP_INTAKE_REPEAT_WINDOW_DAYS") {
-            Some(v) => v.parse::<u32>().ok().filter(|d| *d > 0).ok_or_else(|| {
-                Error::Config(format!(
-                    "GRIDLOOP_INTAKE_REPEAT_WINDOW_DAYS: not a positive number: {v}"
-                ))
-            })?,
-            None => 30,
-        };
-        let writers = match get("GRIDLOOP_INTAKE_WRITERS") {
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "GRIDLOOP_INTAKE_WRITERS: not a number from 1 to 64: {v}"
-                    ))
-                })?,
-            None => 1,
-        };
         Ok(Self {
             keys,
-            repeat_window: Duration::days(i64::from(days)),
-            one_key_category: get("GRIDLOOP_INTAKE_ONE_KEY_CATEGORY")
-                .unwrap_or_else(|| "other".into()),
-            writers,
+            repeat_window: Duration::days(i64::from(args.repeat_window_days)),
+            one_key_category: args.one_key_category,
+            writers: usize::from(args.writers),
         })
     }
 }
@@ -139,7 +203,7 @@ mod tests {
 
     #[test]
     fn refuses_without_any_secret_and_derives_otherwise() {
-        let mut cfg = Config::from_lookup("intake", |_| None).unwrap();
+        let mut cfg = Config::local("intake");
         assert!(IntakeSettings::from_lookup(&cfg, |_| None).is_err());
         cfg.jwt_secret = Some("jwt".into());
         let derived = IntakeSettings::from_lookup(&cfg, |_| None).unwrap();
@@ -155,6 +219,13 @@ mod tests {
         assert_ne!(own.keys.citizen_key(&phone), k);
         assert_eq!(derived.repeat_window, Duration::days(30));
         assert_eq!(derived.writers, 1);
+        for (key, bad) in [
+            ("GRIDLOOP_INTAKE_REPEAT_WINDOW_DAYS", "0"),
+            ("GRIDLOOP_INTAKE_WRITERS", "65"),
+        ] {
+            let refused = IntakeSettings::from_lookup(&cfg, |k| (k == key).then(|| bad.into()));
+            assert!(matches!(refused, Err(Error::Config(m)) if m.contains(key)));
+        }
     }
 
     /// Keys already stored and published must not change: HMAC-SHA256 test values computed

@@ -200,9 +200,9 @@ async fn main() -> anyhow::Result<()> {
         .to_url_lossy()
         .to_string();
 
-    let mut cfg = Config::from_lookup("reports", |_| None)?;
+    let mut cfg = Config::local("reports");
     let run = uuid::Uuid::now_v7().simple().to_string();
-    cfg.database_url = db_url;
+    cfg.database_url = db_url.clone().into();
     cfg.nats_url =
         std::env::var("GRIDLOOP_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:54222".into());
     cfg.stream = format!("BENCH_{run}");
@@ -217,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
     let pool = app.pool().clone();
     // Loading truncates, indexes and vacuums: the owner's rights, not the service role's.
     let owner = PgPool::connect_with(
-        PgConnectOptions::from_str(&cfg.database_url)?.options([("search_path", "reports")]),
+        PgConnectOptions::from_str(&db_url)?.options([("search_path", "reports")]),
     )
     .await?;
     let loaded: i64 = sqlx::query_scalar("SELECT count(*) FROM facts")

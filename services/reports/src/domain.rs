@@ -125,7 +125,7 @@ pub fn unit(raw: i32, field: &str) -> Result<PeriodUnit, ApiError> {
 }
 
 pub fn today() -> NaiveDate {
-    shanghai_date(Utc::now())
+    shanghai_date(gridloop_platform::clock::now())
 }
 
 pub fn custom(r: &pb::DateRange, field: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {

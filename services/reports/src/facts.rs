@@ -251,7 +251,7 @@ mod tests {
 
     fn event(body: Body) -> TicketEvent {
         TicketEvent {
-            occurred_at: Some(gridloop_proto::ts(Utc::now())),
+            occurred_at: Some(gridloop_proto::ts(gridloop_platform::clock::now())),
             body: Some(body),
             ..Default::default()
         }

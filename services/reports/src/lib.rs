@@ -24,7 +24,7 @@ pub mod facts;
 pub mod indicators;
 pub mod query;
 pub mod report;
-mod settings;
+pub mod settings;
 mod store;
 mod svg;
 pub mod web;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use gridloop_platform::ApiError;
 use gridloop_proto::ts;
 use gridloop_proto::v1::{self as pb, GridLevel, PeriodUnit, RankBy, ReportDimension};
@@ -63,7 +63,7 @@ pub async fn report(
         dimension: dimension as i32,
         rows,
         totals: Some(indicators(&totals)),
-        generated_at: Some(ts(Utc::now())),
+        generated_at: Some(ts(gridloop_platform::clock::now())),
         as_of: query::as_of(pool).await?.map(ts),
     })
 }

@@ -30,6 +30,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Authenticator, Caller};
+use gridloop_platform::http_error::HttpError;
 use gridloop_proto::v1::{self as pb, GridLevel, PeriodUnit, RankBy, ReportDimension};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sqlx::PgPool;
@@ -65,18 +66,13 @@ fn error_page(code: StatusCode, msg: &str) -> Response {
 }
 
 fn api_error(e: ApiError) -> Response {
-    let code = match &e {
-        ApiError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-        ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if code == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %e, "report page failed");
-        return error_page(code, "报表暂时无法生成");
+    // The platform's map decides the status and what a caller may read; the page only says
+    // it in its own words when the failure is ours.
+    let shown = HttpError::from(e);
+    if shown.status.is_server_error() {
+        return error_page(shown.status, "报表暂时无法生成");
     }
-    error_page(code, &e.to_string())
+    error_page(shown.status, &shown.message)
 }
 
 fn caller(web: &Web, q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -89,7 +85,7 @@ fn caller(web: &Web, q: &HashMap<String, String>, headers: &HeaderMap) -> Result
     });
     let token = token.ok_or_else(|| ApiError::Unauthenticated("token required".into()))?;
     web.auth
-        .verify(&token, chrono::Utc::now().timestamp())
+        .verify(&token, gridloop_platform::clock::now().timestamp())
         .map_err(|e| ApiError::Unauthenticated(e.to_string()))
 }
 

@@ -14,7 +14,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use gridloop_lifecycle::{Calendar, Event, LoopState, apply};
 use gridloop_platform::Error;
 use gridloop_platform::convert::{lifecycle_event, state_pb};
@@ -64,7 +63,7 @@ impl Handler for Events {
         let id = event.ticket_id.as_str();
         let ctx = Ctx {
             cal: &self.cal,
-            now: Utc::now(),
+            now: gridloop_platform::clock::now(),
         };
         match &event.body {
             Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, event, d).await,

@@ -43,6 +43,7 @@ pub mod index;
 pub mod pick;
 pub mod resolve;
 pub mod rules;
+pub mod settings;
 pub mod tickets;
 pub mod waiting;
 pub mod workers;

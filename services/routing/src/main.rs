@@ -1,15 +1,18 @@
-//! The routing service binary: configuration from `GRIDLOOP_*`, then [`gridloop_routing::App`], or one of
-//! the operations subcommands of [`gridloop_platform::ops`] (`migrate`, `replay --since`, …).
+//! The routing service binary: configuration from flags and `GRIDLOOP_*` ([`gridloop_routing::settings::Cli`]),
+//! then [`gridloop_routing::App`], or one of the operations subcommands of [`gridloop_platform::ops`]
+//! (`migrate`, `replay --since`, …).
 
 use anyhow::Context;
 use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{Config, grpc, telemetry};
+use gridloop_platform::{config, grpc, telemetry};
+use gridloop_routing::settings::Cli;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cfg = Config::from_env("routing").context("reading configuration")?;
-    let command = ops::parse(std::env::args().skip(1), chrono::Utc::now())?;
-    let _telemetry = telemetry::init(&cfg.service, cfg.log_format).context("telemetry")?;
+    let cli: Cli = config::parse();
+    let cfg = cli.config();
+    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
+    let command = cli.command.unwrap_or_default();
     if command != Command::Serve {
         return Ok(ops::run(
             command,

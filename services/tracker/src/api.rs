@@ -370,7 +370,7 @@ fn parse_rule(rule: Option<&pb::SlaRule>) -> Result<Rule, ApiError> {
         dispose_unit,
         feedback_amount,
         feedback_unit,
-        updated_at: chrono::Utc::now(),
+        updated_at: gridloop_platform::clock::now(),
     })
 }
 

@@ -30,7 +30,7 @@ mod extension;
 pub mod firing;
 mod gauges;
 mod queries;
-mod settings;
+pub mod settings;
 mod sla;
 mod store;
 pub mod timers;

@@ -1,9 +1,86 @@
 //! The tracker's own settings, beyond the platform's [`gridloop_platform::Config`].
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use gridloop_platform::Error;
+use clap::{Args, Parser};
+use gridloop_platform::config::SharedArgs;
+use gridloop_platform::ops::Command;
+use gridloop_platform::{Config, Error, config};
 use gridloop_proto::v1::GridLevel;
+
+/// The tracker binary's command line: the platform's settings, the tracker's addresses and its own.
+#[derive(Parser, Debug)]
+#[command(
+    name = "gridloop-tracker",
+    version,
+    about = "gridloop tracker: the authoritative lifecycle, SLA clocks, escalations"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub shared: SharedArgs,
+    /// gRPC listen address.
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_TRACKER_ADDR",
+        default_value = "127.0.0.1:50054"
+    )]
+    pub addr: SocketAddr,
+    /// Admin listen address: Prometheus text at /metrics, `ok` at /healthz.
+    #[arg(
+        long,
+        help_heading = "Listen",
+        env = "GRIDLOOP_TRACKER_ADMIN_ADDR",
+        default_value = "127.0.0.1:51054"
+    )]
+    pub admin_addr: SocketAddr,
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn config(&self) -> Config {
+        Config::new("tracker", self.shared.clone(), self.addr, self.admin_addr)
+    }
+}
+
+/// The tracker's own settings, as flags and variables.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Tracker")]
+pub struct TrackerArgs {
+    /// Repeat count → level that takes over supervision (`count:level,…`).
+    #[arg(
+        long,
+        env = "GRIDLOOP_TRACKER_REPEAT_ESCALATION",
+        default_value = "2:village,3:town,5:county",
+        value_parser = Thresholds::parse
+    )]
+    pub repeat_escalation: Thresholds,
+}
+
+/// Repeat-escalation thresholds, ascending by count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thresholds(pub Vec<(u32, GridLevel)>);
+
+impl Thresholds {
+    fn parse(raw: &str) -> Result<Thresholds, String> {
+        parse_thresholds(raw)
+            .map(Thresholds)
+            .map_err(|why| format!("{why}: {raw}"))
+    }
+}
+
+impl From<TrackerArgs> for Settings {
+    fn from(a: TrackerArgs) -> Self {
+        Settings {
+            repeat_thresholds: a.repeat_escalation.0,
+            ..Settings::default()
+        }
+    }
+}
 
 /// Repeat-complaint escalation thresholds and the timer loop's cadence.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,17 +107,12 @@ impl Default for Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        config::from_env::<TrackerArgs>().map(Settings::from)
     }
 
+    /// Same as [`Settings::from_env`] with `get` standing in for the environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let mut s = Settings::default();
-        const KEY: &str = "GRIDLOOP_TRACKER_REPEAT_ESCALATION";
-        if let Some(raw) = get(KEY) {
-            s.repeat_thresholds = parse_thresholds(&raw)
-                .map_err(|why| Error::Config(format!("{KEY}: {why}: {raw}")))?;
-        }
-        Ok(s)
+        config::from_lookup::<TrackerArgs>(get).map(Settings::from)
     }
 }
 
@@ -75,7 +147,7 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let d = Settings::from_lookup(|_| None).unwrap();
-        assert_eq!(d.repeat_thresholds[0], (2, GridLevel::Village));
+        assert_eq!(d, Settings::default());
         let s = Settings::from_lookup(|_| Some("4:town, 1:village".into())).unwrap();
         assert_eq!(
             s.repeat_thresholds,

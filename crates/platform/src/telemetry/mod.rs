@@ -31,7 +31,8 @@ pub use spans::mark_ticket;
 /// Client interceptor that sends the current trace context in gRPC metadata.
 pub use gridloop_client::trace::inject_trace_context;
 
-/// How one process reports.
+/// How one process reports; a service builds it from its configuration
+/// ([`crate::Config::telemetry`], where `OTEL_EXPORTER_OTLP_ENDPOINT` is read).
 #[derive(Clone, Debug)]
 pub struct Options {
     /// `gridloop-<service>` becomes the resource's `service.name`.
@@ -41,20 +42,6 @@ pub struct Options {
     pub otlp_endpoint: Option<String>,
     /// How often metrics are pushed to the collector.
     pub metrics_interval: Duration,
-}
-
-impl Options {
-    /// The collector from the standard `OTEL_EXPORTER_OTLP_ENDPOINT`, metrics every 15 s.
-    pub fn from_env(service: &str, format: LogFormat) -> Options {
-        Options {
-            service: service.to_owned(),
-            format,
-            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .ok()
-                .filter(|e| !e.trim().is_empty()),
-            metrics_interval: Duration::from_secs(15),
-        }
-    }
 }
 
 /// Flushes and shuts the tracer and meter down when dropped (or on [`TelemetryGuard::shutdown`]).
@@ -100,11 +87,6 @@ impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         self.flush();
     }
-}
-
-/// [`install`] with [`Options::from_env`].
-pub fn init(service: &str, format: LogFormat) -> Result<TelemetryGuard, Error> {
-    install(Options::from_env(service, format))
 }
 
 /// Installs the global subscriber (`RUST_LOG` filter, default `info`; plain or JSON lines on

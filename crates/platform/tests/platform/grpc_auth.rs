@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use gridloop_platform::auth::{Authenticator, Claims, Role};
+use gridloop_platform::auth::{Authenticator, Role};
 use gridloop_platform::grpc;
 use gridloop_platform::testing::TEST_JWT_SECRET;
 use tokio_stream::StreamExt;
@@ -110,15 +110,7 @@ async fn skeleton_answers_health_and_reflection() {
 }
 
 fn token(secret: &str, role: Role, exp_offset: i64) -> String {
-    Authenticator::new(Some(secret))
-        .mint(&Claims {
-            sub: "someone".into(),
-            role,
-            grids: vec![],
-            exp: chrono::Utc::now().timestamp() + exp_offset,
-            iat: chrono::Utc::now().timestamp(),
-        })
-        .unwrap()
+    gridloop_platform::testing::token_signed(secret, role, "someone", &[], exp_offset)
 }
 
 async fn check_with(addr: SocketAddr, bearer: Option<String>) -> Result<(), tonic::Status> {

@@ -235,7 +235,7 @@ async fn a_database_outage_mid_stream_reorders_and_dead_letters_nothing() {
     // The consumer reaches PostgreSQL through a proxy the test cuts; the relay does not.
     let proxy = Proxy::start(&env.database_url).await;
     let mut cut_cfg = svc.cfg.clone();
-    cut_cfg.database_url = proxy.url.clone();
+    cut_cfg.database_url = proxy.url.clone().into();
     let cut_pool = gridloop_platform::db::setup(&cut_cfg, &MIGRATOR)
         .await
         .expect("schema through the proxy");

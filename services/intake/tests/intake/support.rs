@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use gridloop_intake::domain::Phone;
 use gridloop_intake::{App, IntakeSettings};
-use gridloop_platform::auth::{Authenticator, Claims, Role};
+use gridloop_platform::auth::Role;
 use gridloop_platform::nats::Bus;
-use gridloop_platform::testing::{self, TEST_JWT_SECRET, TestEnv};
+use gridloop_platform::testing::{self, TestEnv};
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
 use gridloop_proto::v1::*;
 use prost::Message;
@@ -53,17 +53,8 @@ pub async fn start() -> Harness {
     }
 }
 
-pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
-    Authenticator::new(Some(TEST_JWT_SECRET))
-        .mint(&Claims {
-            sub: sub.into(),
-            role,
-            grids: grids.iter().map(|g| g.to_string()).collect(),
-            exp: chrono::Utc::now().timestamp() + 3600,
-            iat: 0,
-        })
-        .unwrap()
-}
+/// Tokens are the platform's test tokens, signed with the secret the test config verifies.
+pub use gridloop_platform::testing::token;
 
 pub fn operator() -> String {
     token(Role::Operator, "op-1", &[])

@@ -4,9 +4,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gridloop_platform::auth::{Authenticator, Claims, Role};
+use gridloop_platform::auth::Role;
 use gridloop_platform::nats::Bus;
-use gridloop_platform::testing::{self, TEST_JWT_SECRET, TestEnv};
+use gridloop_platform::testing::{self, TestEnv};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::report_service_client::ReportServiceClient;
 use gridloop_reports::{App, Settings};
@@ -58,18 +58,8 @@ pub async fn start() -> Harness {
     }
 }
 
-pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
-    let now = chrono::Utc::now().timestamp();
-    Authenticator::new(Some(TEST_JWT_SECRET))
-        .mint(&Claims {
-            sub: sub.into(),
-            role,
-            grids: grids.iter().map(|g| g.to_string()).collect(),
-            exp: now + 3600,
-            iat: now,
-        })
-        .expect("mint")
-}
+/// Tokens are the platform's test tokens, signed with the secret the test config verifies.
+pub use gridloop_platform::testing::token;
 
 pub fn leader() -> String {
     token(Role::Leader, "leader-1", &[])

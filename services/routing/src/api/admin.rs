@@ -2,7 +2,6 @@
 //! write only inside their subtrees ([`scope`]); routing rules are county-wide policy. A
 //! worker back on duty or upserted with posts takes the tickets waiting at their grids.
 
-use chrono::Utc;
 use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_proto::v1::*;
@@ -52,7 +51,7 @@ impl Api {
         holders.extend(workers::chiefs(&mut tx, code).await?);
         let mut seen = std::collections::HashSet::new();
         holders.retain(|w| seen.insert(w.worker_id));
-        let now = Utc::now();
+        let now = gridloop_platform::clock::now();
         let mut post_holders = Vec::new();
         for w in holders {
             let posts = workers::posts_of(&mut tx, w.worker_id).await?;
@@ -185,7 +184,7 @@ impl Api {
         if serves {
             let ctx = Ctx {
                 cal: &self.cal,
-                now: Utc::now(),
+                now: gridloop_platform::clock::now(),
             };
             waiting::redispatch_for(&mut tx, &self.index, &ctx, id).await?;
         }
@@ -196,7 +195,7 @@ impl Api {
         tx.commit().await?;
         tracing::info!(worker_id = %id, created, "worker upserted");
         Ok(UpsertWorkerResponse {
-            worker: Some(row.to_proto(posts, Utc::now())),
+            worker: Some(row.to_proto(posts, gridloop_platform::clock::now())),
             created,
         })
     }
@@ -240,7 +239,7 @@ impl Api {
         )
         .await?;
         let next_page_token = page.finish(&mut rows);
-        let now = Utc::now();
+        let now = gridloop_platform::clock::now();
         let mut out = Vec::with_capacity(rows.len());
         for w in rows {
             let posts = workers::posts_of(&mut tx, w.worker_id).await?;
@@ -298,7 +297,7 @@ impl Api {
         // Back on duty, leave over or more capacity: the tickets waiting for them go now.
         let ctx = Ctx {
             cal: &self.cal,
-            now: Utc::now(),
+            now: gridloop_platform::clock::now(),
         };
         waiting::redispatch_for(&mut tx, &self.index, &ctx, id).await?;
         let row = workers::get(&mut tx, id)
@@ -308,7 +307,7 @@ impl Api {
         tx.commit().await?;
         tracing::info!(on_duty = r.on_duty, leave = leave.is_some(), "duty set");
         Ok(SetDutyResponse {
-            worker: Some(row.to_proto(posts, Utc::now())),
+            worker: Some(row.to_proto(posts, gridloop_platform::clock::now())),
         })
     }
 

@@ -4,7 +4,6 @@
 //! current, because every step of the task is written here. Of a disposal and a return racing
 //! for one task, the one that takes the lock second sees the other's result and is refused.
 
-use chrono::Utc;
 use gridloop_lifecycle::{Event, State, apply};
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_platform::{ApiError, outbox};
@@ -41,7 +40,7 @@ impl Api {
         caller.require(&[Role::Worker])?;
         let worker = me(&caller)?;
         let r = req.get_ref();
-        let report = Report::parse(r, Utc::now())?;
+        let report = Report::parse(r, gridloop_platform::clock::now())?;
         retrying(|| self.dispose_once(worker, &r.ticket_id, &report)).await
     }
 

@@ -2,7 +2,6 @@
 //! Every step locks the ticket's row, then is checked with the lifecycle rules against
 //! routing's own view of the ticket before anything is written.
 
-use chrono::Utc;
 use gridloop_lifecycle::{Event, LoopState, Violation, apply};
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_platform::{ApiError, outbox};
@@ -184,7 +183,7 @@ impl Api {
             },
         )
         .map_err(refused)?;
-        let now = Utc::now();
+        let now = gridloop_platform::clock::now();
         tickets::save_state(&mut tx, id, &next).await?;
         tickets::set_task_state(&mut tx, task.id, task_state::ACCEPTED, Some(now)).await?;
         let body = Body::Accepted(TicketAccepted {
@@ -265,7 +264,7 @@ impl Api {
         };
         let ctx = Ctx {
             cal: &self.cal,
-            now: Utc::now(),
+            now: gridloop_platform::clock::now(),
         };
         dispatch::dispatch(
             &mut tx,
@@ -366,7 +365,7 @@ impl Api {
         outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &r.ticket_id, body)).await?;
         let ctx = Ctx {
             cal: &self.cal,
-            now: Utc::now(),
+            now: gridloop_platform::clock::now(),
         };
         let target = Target::Within {
             grid: r.to_grid_code.clone(),

@@ -5,10 +5,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use gridloop_platform::auth::{Authenticator, Claims, Role};
+use gridloop_platform::auth::Role;
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox;
-use gridloop_platform::testing::{self, TEST_JWT_SECRET, TestEnv};
+use gridloop_platform::testing::{self, TestEnv};
 use gridloop_proto::v1::routing_service_client::RoutingServiceClient;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::*;
@@ -51,17 +51,8 @@ pub async fn spawn() -> Svc {
     }
 }
 
-pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
-    Authenticator::new(Some(TEST_JWT_SECRET))
-        .mint(&Claims {
-            sub: sub.into(),
-            role,
-            grids: grids.iter().map(|g| g.to_string()).collect(),
-            exp: chrono::Utc::now().timestamp() + 3600,
-            iat: 0,
-        })
-        .unwrap()
-}
+/// Tokens are the platform's test tokens, signed with the secret the test config verifies.
+pub use gridloop_platform::testing::token;
 
 pub fn worker_token(id: &str) -> String {
     token(Role::Worker, id, &[])

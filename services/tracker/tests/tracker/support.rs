@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use gridloop_platform::auth::{Authenticator, Claims, Role};
+use gridloop_platform::auth::Role;
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox::new_event;
-use gridloop_platform::testing::{self, TEST_JWT_SECRET, TestEnv};
+use gridloop_platform::testing::{self, TestEnv};
 use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::tracker_service_client::TrackerServiceClient;
@@ -151,17 +151,8 @@ pub fn cst(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-pub fn token(role: Role, sub: &str, grids: &[&str]) -> String {
-    Authenticator::new(Some(TEST_JWT_SECRET))
-        .mint(&Claims {
-            sub: sub.into(),
-            role,
-            grids: grids.iter().map(|g| g.to_string()).collect(),
-            exp: Utc::now().timestamp() + 600,
-            iat: 0,
-        })
-        .expect("mint")
-}
+/// Tokens are the platform's test tokens, signed with the secret the test config verifies.
+pub use gridloop_platform::testing::token;
 
 pub fn supervisor() -> String {
     token(Role::Supervisor, "sup-li", &[TOWN])
