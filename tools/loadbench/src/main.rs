@@ -131,10 +131,13 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     for &n in &settings.clients {
         rows.push(bench.closed(n).await?);
+        bench.drain().await;
     }
     for &r in &settings.rates {
         rows.push(bench.offered(r).await?);
+        bench.drain().await;
     }
+    // Last: the backlog it leaves downstream is nobody's load.
     rows.push(bench.intake(settings.intake_clients).await?);
 
     let table = report::markdown(&rows);

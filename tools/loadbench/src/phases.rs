@@ -1,8 +1,8 @@
 //! The phases: closed-loop clients, fixed (open-loop) offered rates, intake alone. Each is
 //! measured between two [`Snapshot`]s taken at its start and end; the consumer lag is sampled
 //! every second in between. Walks still under way at the end are let finish (a fixed-rate
-//! phase's count towards its latency and its keeping up, a closed-loop phase's do not), then
-//! the services are let drain before the next phase starts.
+//! phase's count towards its latency and its keeping up, a closed-loop phase's do not);
+//! [`Bench::drain`] lets the services catch up before the next phase starts.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -213,8 +213,6 @@ impl Bench {
             row.p99.map_or("–".into(), |v| format!("{v:.0}")),
             row.failures.values().sum::<u64>()
         );
-        self.drain().await;
-        self.events.clear();
         Ok(row)
     }
 
@@ -277,7 +275,7 @@ impl Bench {
 
     /// Waits (at most a minute) until every consumer has read the whole stream and the stream
     /// has stopped growing, so one phase's backlog is not the next one's load.
-    async fn drain(&self) {
+    pub async fn drain(&self) {
         let start = Instant::now();
         let mut last = u64::MAX;
         while start.elapsed() < Duration::from_secs(60) {
@@ -285,11 +283,13 @@ impl Bench {
             let lags = sample::lags(&self.stack).await;
             if seq == last && lags.values().all(|l| *l == 0.0) {
                 say!("  drained in {:.1} s", start.elapsed().as_secs_f64());
+                self.events.clear();
                 return;
             }
             last = seq;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         say!("  not drained after 60 s; going on");
+        self.events.clear();
     }
 }

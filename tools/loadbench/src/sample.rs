@@ -25,37 +25,67 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// User + system clock ticks of every live process, summed by process group.
-pub fn cpu_by_group() -> BTreeMap<u32, u64> {
-    let mut out = BTreeMap::new();
+/// One live process: its parent, its process group and its user + system clock ticks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcStat {
+    pub pid: u32,
+    pub ppid: u32,
+    pub group: u32,
+    pub ticks: u64,
+}
+
+/// Every live process.
+pub fn processes() -> Vec<ProcStat> {
+    let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
     };
     for entry in dir.flatten() {
-        let name = entry.file_name();
-        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
-        }
+        };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        if let Some((group, ticks)) = parse_stat(&stat) {
-            *out.entry(group).or_default() += ticks;
+        if let Some(p) = parse_stat(pid, &stat) {
+            out.push(p);
         }
     }
     out
 }
 
-/// The process group and utime + stime of one `/proc/<pid>/stat` line. The command name (field
-/// 2) may hold spaces and parentheses, so fields are counted from its closing parenthesis.
-pub fn parse_stat(stat: &str) -> Option<(u32, u64)> {
+/// One `/proc/<pid>/stat` line. The command name (field 2) may hold spaces and parentheses,
+/// so fields are counted from its closing parenthesis.
+pub fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15).
-    let group = f.get(2)?.parse().ok()?;
     let utime: u64 = f.get(11)?.parse().ok()?;
     let stime: u64 = f.get(12)?.parse().ok()?;
-    Some((group, utime + stime))
+    Some(ProcStat {
+        pid,
+        ppid: f.get(1)?.parse().ok()?,
+        group: f.get(2)?.parse().ok()?,
+        ticks: utime + stime,
+    })
+}
+
+/// Ticks of process group `group` (a service and anything it forked).
+pub fn group_ticks(all: &[ProcStat], group: u32) -> u64 {
+    all.iter()
+        .filter(|p| p.group == group)
+        .map(|p| p.ticks)
+        .sum()
+}
+
+/// Ticks of the postmaster and its children: every backend calls setsid(), so PostgreSQL is
+/// found by parenthood, not by process group. A backend that exited during the phase takes
+/// its ticks with it; the services' pools keep their connections, so few do.
+pub fn family_ticks(all: &[ProcStat], parent: u32) -> u64 {
+    all.iter()
+        .filter(|p| p.pid == parent || p.ppid == parent)
+        .map(|p| p.ticks)
+        .sum()
 }
 
 /// One service's (role's) statements, transactions opened and rollbacks.
@@ -87,29 +117,24 @@ pub async fn snapshot(
     db: &PgPool,
     js: &async_nats::jetstream::Context,
 ) -> anyhow::Result<Snapshot> {
-    let groups = cpu_by_group();
+    let all = processes();
     let mut cpu = BTreeMap::new();
-    let mut named: Vec<(String, Option<u32>)> = SERVICES
-        .iter()
-        .zip(&stack.services)
-        .map(|(s, p)| (s.to_string(), p.group()))
-        .collect();
-    named.push(("postgres".into(), stack.postgres.group()));
-    named.push(("nats-server".into(), stack.nats.group()));
-    named.push(("loadbench".into(), Some(std::process::id())));
-    for (name, group) in named {
-        // The tool itself was started from a shell: its group is the shell's job, so its own
-        // pid is read instead (it forks nothing but pgbench, which the baseline measures).
-        let ticks = if name == "loadbench" {
-            std::fs::read_to_string("/proc/self/stat")
-                .ok()
-                .and_then(|s| parse_stat(&s))
-                .map(|(_, t)| t)
-        } else {
-            group.and_then(|g| groups.get(&g).copied())
-        };
-        cpu.insert(name, ticks.unwrap_or(0));
+    for (s, p) in SERVICES.iter().zip(&stack.services) {
+        let ticks = p.group().map_or(0, |g| group_ticks(&all, g));
+        cpu.insert(s.to_string(), ticks);
     }
+    let pg = stack
+        .postgres
+        .target_pid()
+        .map_or(0, |pm| family_ticks(&all, pm));
+    cpu.insert("postgres".into(), pg);
+    let nats = stack.nats.group().map_or(0, |g| group_ticks(&all, g));
+    cpu.insert("nats-server".into(), nats);
+    // The tool itself: its own process (it forks nothing but pgbench, which only the
+    // baseline runs).
+    let me = std::process::id();
+    let own = all.iter().find(|p| p.pid == me).map_or(0, |p| p.ticks);
+    cpu.insert(crate::report::CLIENTS.into(), own);
     let (xact_commit, xact_rollback): (f64, f64) = sqlx::query_as(
         "SELECT xact_commit::float8, xact_rollback::float8 FROM pg_stat_database \
          WHERE datname = current_database()",
@@ -219,7 +244,27 @@ mod tests {
     fn stat_fields_are_counted_after_the_name() {
         let line =
             "4242 (tokio (rt) x) S 1 4200 4200 0 -1 4194560 10 0 0 0 37 5 0 0 20 0 9 0 1 0 0";
-        assert_eq!(parse_stat(line), Some((4200, 42)));
+        let p = parse_stat(4242, line).unwrap();
+        assert_eq!((p.ppid, p.group, p.ticks), (1, 4200, 42));
+    }
+
+    #[test]
+    fn postgres_is_summed_by_parenthood_and_services_by_group() {
+        let p = |pid, ppid, group, ticks| ProcStat {
+            pid,
+            ppid,
+            group,
+            ticks,
+        };
+        let all = [
+            p(10, 1, 10, 5),
+            p(11, 10, 11, 7),
+            p(12, 10, 12, 1),
+            p(20, 1, 20, 3),
+            p(21, 20, 20, 4),
+        ];
+        assert_eq!(family_ticks(&all, 10), 13);
+        assert_eq!(group_ticks(&all, 20), 7);
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! the walk waits on the events themselves: a plain NATS subscription to the stream's
 //! `dispatched` and `closed` subjects (core NATS delivers every message JetStream stores to
 //! matching subscribers; it adds no consumer and no acknowledgement work to the server). The
-//! two steps decided by a service that learns of the step before from the stream — disposal
-//! (routing must have the acceptance) and rating (closure must have the disposal) — are
-//! retried after a short pause while refused with FAILED_PRECONDITION, and every attempt is
-//! counted.
+//! steps decided by a service that learns of the step before from the stream — disposal
+//! (routing must have the acceptance), rating (closure must have the ticket and its
+//! disposal) — are retried after a short pause while refused as not yet possible, and every
+//! attempt is counted.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,8 +221,15 @@ pub async fn walk(c: &Clients, events: &Events) -> Result<Done, String> {
     })
 }
 
-/// `call` until it is not refused with FAILED_PRECONDITION (the deciding service has not
-/// seen the step before yet), for as long as an event is waited for; the attempts made.
+/// A refusal because the deciding service has not yet seen the step before from the stream:
+/// FAILED_PRECONDITION (it knows the ticket at another stage) or NOT_FOUND (it has not heard
+/// of the ticket at all — closure learns of a ticket from its events).
+fn not_yet(s: &Status) -> bool {
+    matches!(s.code(), Code::FailedPrecondition | Code::NotFound)
+}
+
+/// `call` until it is not refused for [`not_yet`], for as long as an event is waited for;
+/// the attempts made.
 async fn retry<F, Fut>(mut call: F) -> Result<u32, Status>
 where
     F: FnMut() -> Fut,
@@ -234,7 +241,7 @@ where
         attempts += 1;
         match call().await {
             Ok(()) => return Ok(attempts),
-            Err(s) if s.code() == Code::FailedPrecondition && Instant::now() < until => {
+            Err(s) if not_yet(&s) && Instant::now() < until => {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
             Err(s) => return Err(s),
