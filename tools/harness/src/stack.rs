@@ -113,6 +113,17 @@ impl Stack {
     /// Creates the directory, the cluster and the NATS configuration; starts PostgreSQL and
     /// NATS, migrates every schema and starts the five services.
     pub async fn start(options: &Options) -> anyhow::Result<Stack> {
+        // Every process runs from `/`: relative paths given on the command line would not
+        // resolve there.
+        let absolute = |p: &Path| {
+            std::fs::canonicalize(p).with_context(|| format!("no such path: {}", p.display()))
+        };
+        let options = &Options {
+            pg_bin: absolute(&options.pg_bin)?,
+            nats_server: absolute(&options.nats_server)?,
+            bin_dir: absolute(&options.bin_dir)?,
+            ..options.clone()
+        };
         let dir = temp_dir(&options.name)?;
         let _ = crate::WORKDIR.set(dir.clone());
         say!("working directory {}", dir.display());
