@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 STACK := deploy/local/stack.sh
 
-.PHONY: help build run demo test test-faults lint bench fmt stack-up stack-down stack-status browser
+.PHONY: help build run demo test test-faults lint bench bench-pipeline fmt stack-up stack-down stack-status browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -31,7 +31,14 @@ lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench: stack-up ## start the local stack, then run the benchmarks (figures: docs/benchmarks.md)
+# The loop benchmark runs its own PostgreSQL and NATS (never the local stack's), like the fault
+# test; the release binaries it needs sit next to it, where it looks for them.
+bench: ## benchmark of the whole loop on release binaries, with raw baselines (~6 min; LOADBENCH_ARGS="--quick"; figures: docs/benchmarks.md)
+	cargo build --release -p gridloop-intake -p gridloop-routing -p gridloop-closure -p gridloop-tracker -p gridloop-reports -p gridloop-loadbench --bins
+	paths=$$($(STACK) paths) && eval "$$paths" && \
+		"$${CARGO_TARGET_DIR:-target}/release/gridloop-loadbench" --pg-bin "$$pg_bin" --nats-server "$$nats_server" $(LOADBENCH_ARGS)
+
+bench-pipeline: stack-up ## start the local stack, then run the cargo benches (the platform's outbox → inbox pipeline)
 	. .local/env && cargo bench --workspace
 
 fmt: ## format the code

@@ -6,58 +6,35 @@
 //! tickets were lost, duplicated or stuck, and how many differences each service's `verify`
 //! found. Exit status 0 only when all four are 0. See docs/reliability.md, "Fault test".
 //!
-//! One module per concern: [`procs`] (start, kill, restart, clean up), [`stack`] (the run's
-//! own PostgreSQL, NATS and services), [`chaos`] (the kill schedule), [`load`] (submissions),
-//! [`walk`] (the loop's steps), [`checks`] and [`verify`] (the counts).
+//! One module per concern: [`procs`] (start, kill, restart, clean up) and [`stack`] (the
+//! run's own PostgreSQL, NATS and services), both from `gridloop-harness`; [`chaos`] (the
+//! kill schedule), [`load`] (submissions), [`walk`] (the loop's steps), [`checks`] and
+//! [`verify`] (the counts).
 
 // Printing is what this program is for: its output is the test's report.
 #![allow(clippy::print_stdout)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use tokio::time::Instant;
 
-/// A line of the run's log: seconds since the start and the UTC time.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {
-        $crate::line(format_args!($($arg)*))
-    };
-}
+#[macro_use]
+extern crate gridloop_harness;
 
 mod chaos;
 mod checks;
-mod clients;
 mod load;
-mod procs;
-mod rng;
 mod settings;
-mod stack;
 mod tally;
 mod verify;
 mod walk;
 
+// The processes, the stack and the clients are shared with the loop benchmark.
+use gridloop_harness::{WORKDIR, clients, procs, rng, stack, started};
 use settings::Settings;
-
-fn started() -> std::time::Instant {
-    static START: OnceLock<std::time::Instant> = OnceLock::new();
-    *START.get_or_init(std::time::Instant::now)
-}
-
-pub fn line(args: std::fmt::Arguments<'_>) {
-    println!(
-        "[{:>6.1}s {}] {args}",
-        started().elapsed().as_secs_f64(),
-        chrono::Utc::now().format("%H:%M:%S%.3fZ")
-    );
-}
-
-/// The run's directory, once made: kept and named when the run fails.
-static WORKDIR: OnceLock<PathBuf> = OnceLock::new();
 
 fn main() -> ExitCode {
     let settings = Settings::parse();
@@ -117,7 +94,7 @@ async fn run(settings: &Settings) -> anyhow::Result<bool> {
         settings.rework_percent
     );
     procs::supervise();
-    let stack = stack::Stack::start(settings).await?;
+    let stack = stack::Stack::start(&settings.stack()?).await?;
     let c = clients::Clients::new(&stack)?;
     clients::seed(&c).await?;
     say!("seeded the grid tree and its workers");

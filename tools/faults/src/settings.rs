@@ -67,6 +67,18 @@ impl Settings {
         Duration::from_secs(self.settle_secs)
     }
 
+    /// The stack this run asks for.
+    pub fn stack(&self) -> anyhow::Result<gridloop_harness::stack::Options> {
+        Ok(gridloop_harness::stack::Options {
+            name: "faults".into(),
+            pg_bin: self.pg_bin.clone(),
+            nats_server: self.nats_server.clone(),
+            bin_dir: self.bin_dir()?,
+            pg_settings: Vec::new(),
+            admin_ports: false,
+        })
+    }
+
     /// The service binaries' directory.
     pub fn bin_dir(&self) -> anyhow::Result<PathBuf> {
         if let Some(d) = &self.bin_dir {

@@ -9,10 +9,26 @@ use anyhow::{Context, bail};
 
 use crate::procs::{self, Proc, Spec};
 use crate::rng::Rng;
-use crate::settings::Settings;
 
 /// The services, in start order (each migrates its schema and ensures the stream).
 pub const SERVICES: [&str; 5] = ["intake", "routing", "closure", "tracker", "reports"];
+
+/// What a tool asks of its stack.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Names the run's directory (`/var/tmp/gridloop-<name>-…`) and NATS server.
+    pub name: String,
+    /// Directory holding PostgreSQL's `initdb` and `postgres`.
+    pub pg_bin: PathBuf,
+    /// The nats-server binary, version 2.10 or newer.
+    pub nats_server: PathBuf,
+    /// Directory holding the service binaries.
+    pub bin_dir: PathBuf,
+    /// PostgreSQL settings (`name=value`) on top of the durable defaults.
+    pub pg_settings: Vec<String>,
+    /// A fixed admin port per service, for tools that scrape `/metrics`; otherwise any free one.
+    pub admin_ports: bool,
+}
 
 /// Everything running, by role.
 pub struct Stack {
@@ -25,6 +41,8 @@ pub struct Stack {
     pub nats_port: u16,
     /// gRPC port per service, in [`SERVICES`] order.
     pub ports: Vec<u16>,
+    /// Admin (`/metrics`) port per service, in [`SERVICES`] order; 0 when any free one.
+    pub admin_ports: Vec<u16>,
     pub jwt_secret: String,
     bin_dir: PathBuf,
     reports_http_port: u16,
@@ -42,6 +60,11 @@ impl Stack {
     pub fn port(&self, service: &str) -> u16 {
         let i = SERVICES.iter().position(|s| *s == service).unwrap_or(0);
         self.ports[i]
+    }
+
+    pub fn admin_port(&self, service: &str) -> u16 {
+        let i = SERVICES.iter().position(|s| *s == service).unwrap_or(0);
+        self.admin_ports[i]
     }
 
     pub fn binary(&self, service: &str) -> PathBuf {
@@ -72,10 +95,10 @@ impl Stack {
                 format!("GRIDLOOP_{}_ADDR", service.to_ascii_uppercase()),
                 format!("127.0.0.1:{}", self.port(service)),
             ),
-            // Nothing here scrapes the admin port: any free one, so replicas never collide.
+            // Port 0 when nothing scrapes the admin port: any free one, so replicas never collide.
             (
                 format!("GRIDLOOP_{}_ADMIN_ADDR", service.to_ascii_uppercase()),
-                "127.0.0.1:0".into(),
+                format!("127.0.0.1:{}", self.admin_port(service)),
             ),
         ];
         if service == "reports" {
@@ -89,8 +112,19 @@ impl Stack {
 
     /// Creates the directory, the cluster and the NATS configuration; starts PostgreSQL and
     /// NATS, migrates every schema and starts the five services.
-    pub async fn start(settings: &Settings) -> anyhow::Result<Stack> {
-        let dir = temp_dir()?;
+    pub async fn start(options: &Options) -> anyhow::Result<Stack> {
+        // Every process runs from `/`: relative paths given on the command line would not
+        // resolve there.
+        let absolute = |p: &Path| {
+            std::fs::canonicalize(p).with_context(|| format!("no such path: {}", p.display()))
+        };
+        let options = &Options {
+            pg_bin: absolute(&options.pg_bin)?,
+            nats_server: absolute(&options.nats_server)?,
+            bin_dir: absolute(&options.bin_dir)?,
+            ..options.clone()
+        };
+        let dir = temp_dir(&options.name)?;
         let _ = crate::WORKDIR.set(dir.clone());
         say!("working directory {}", dir.display());
         let mut rng = Rng::new(Rng::fresh_seed());
@@ -99,12 +133,18 @@ impl Stack {
         let nats_port = procs::free_port(&mut taken, &mut rng)?;
         let reports_http_port = procs::free_port(&mut taken, &mut rng)?;
         let mut ports = Vec::new();
+        let mut admin_ports = Vec::new();
         for _ in SERVICES {
             ports.push(procs::free_port(&mut taken, &mut rng)?);
+            admin_ports.push(if options.admin_ports {
+                procs::free_port(&mut taken, &mut rng)?
+            } else {
+                0
+            });
         }
 
-        let postgres = start_postgres(&settings.pg_bin, &dir, pg_port).await?;
-        let nats = start_nats(&settings.nats_server, &dir, nats_port).await?;
+        let postgres = start_postgres(options, &dir, pg_port).await?;
+        let nats = start_nats(options, &dir, nats_port).await?;
         let mut stack = Stack {
             dir,
             postgres,
@@ -113,8 +153,9 @@ impl Stack {
             pg_port,
             nats_port,
             ports,
-            jwt_secret: format!("faults-{:016x}", rng.next_u64()),
-            bin_dir: settings.bin_dir()?,
+            admin_ports,
+            jwt_secret: format!("{}-{:016x}", options.name, rng.next_u64()),
+            bin_dir: options.bin_dir.clone(),
             reports_http_port,
         };
         for s in SERVICES {
@@ -170,19 +211,20 @@ impl Stack {
 }
 
 /// A fresh directory the `postgres` user can reach (when we are root, it runs the cluster).
-fn temp_dir() -> anyhow::Result<PathBuf> {
+fn temp_dir(name: &str) -> anyhow::Result<PathBuf> {
     let base = ["/var/tmp", "/tmp"]
         .iter()
         .map(PathBuf::from)
         .find(|p| p.is_dir())
         .unwrap_or_else(std::env::temp_dir);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-    let dir = base.join(format!("gridloop-faults-{stamp}-{}", std::process::id()));
+    let dir = base.join(format!("gridloop-{name}-{stamp}-{}", std::process::id()));
     std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
 
-async fn start_postgres(pg_bin: &Path, dir: &Path, port: u16) -> anyhow::Result<Arc<Proc>> {
+async fn start_postgres(options: &Options, dir: &Path, port: u16) -> anyhow::Result<Arc<Proc>> {
+    let pg_bin = &options.pg_bin;
     let data = dir.join("pg");
     std::fs::create_dir(&data)?;
     if procs::is_root() {
@@ -228,7 +270,10 @@ async fn start_postgres(pg_bin: &Path, dir: &Path, port: u16) -> anyhow::Result<
         "synchronous_commit=on",
         "fsync=on",
         "max_connections=200",
-    ] {
+    ]
+    .into_iter()
+    .chain(options.pg_settings.iter().map(String::as_str))
+    {
         args.extend(opt(o));
     }
     let spec = Spec {
@@ -247,20 +292,21 @@ async fn start_postgres(pg_bin: &Path, dir: &Path, port: u16) -> anyhow::Result<
     Ok(p)
 }
 
-async fn start_nats(server: &Path, dir: &Path, port: u16) -> anyhow::Result<Arc<Proc>> {
+async fn start_nats(options: &Options, dir: &Path, port: u16) -> anyhow::Result<Arc<Proc>> {
     let conf = dir.join("nats.conf");
     let store = dir.join("nats-store");
     std::fs::write(
         &conf,
         format!(
-            "server_name: gridloop-faults\nlisten: 127.0.0.1:{port}\n\
+            "server_name: gridloop-{}\nlisten: 127.0.0.1:{port}\n\
              jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n}}\n",
+            options.name,
             store.display()
         ),
     )?;
     let spec = Spec {
         name: "nats".into(),
-        program: server.to_path_buf(),
+        program: options.nats_server.clone(),
         args: vec!["-c".into(), conf.display().to_string()],
         env: Vec::new(),
         log: dir.join("nats.log"),

@@ -135,6 +135,12 @@ impl Proc {
         }
     }
 
+    /// The process group it runs in (our child leads it): the postmaster and every backend
+    /// it forked for PostgreSQL, the process itself otherwise.
+    pub fn group(&self) -> Option<u32> {
+        lock(&self.state).child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL now, and leave it down until [`Proc::revive`]. Returns the pid killed.
     pub fn kill9(&self) -> Option<u32> {
         let pid = self.target_pid();
