@@ -51,10 +51,7 @@ pub fn lifecycle_step(body: &Body) -> Option<Event> {
         Body::Closed(c) => Event::Closed {
             basis: match &c.basis {
                 Some(pb::ticket_closed::Basis::Exemption(e)) => CloseBasis::Exemption {
-                    kind: match pb::ExemptionKind::try_from(e.kind) {
-                        Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
-                        _ => ExemptionKind::CitizenUnreachable,
-                    },
+                    kind: exemption_kind(e.kind),
                     reason: e.reason.clone(),
                 },
                 _ => CloseBasis::Rating,
@@ -86,5 +83,14 @@ pub fn rating(raw: i32) -> Option<Rating> {
         Ok(pb::Rating::BasicallySatisfied) => Some(Rating::BasicallySatisfied),
         Ok(pb::Rating::Dissatisfied) => Some(Rating::Dissatisfied),
         _ => None,
+    }
+}
+
+/// An exemption kind on the wire: UNRESOLVABLE_CONFIRMED, or (any other value) the citizen
+/// unreachable.
+pub fn exemption_kind(raw: i32) -> ExemptionKind {
+    match pb::ExemptionKind::try_from(raw) {
+        Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
+        _ => ExemptionKind::CitizenUnreachable,
     }
 }

@@ -14,6 +14,11 @@
 //! - the inbox table still records every applied event id, so an event republished outside
 //!   the stream's duplicate window (a new sequence, the same id) is applied once.
 //!
+//! Handlers get an [`Envelope`]: ids parsed, body present. An event that is not one — its
+//! ticket id not a UUID, or no body — is recorded in the inbox and acknowledged here with a
+//! warning, once for every service (what each handler used to do itself); one whose payload
+//! cannot be decoded, or whose event id is not a UUID, cannot be recorded and is dead-lettered.
+//!
 //! An event whose handler keeps failing while the database is healthy is dead-lettered after
 //! the configured number of attempts, with the position moved past it in the same
 //! transaction, logged as an error and published as a `ticket.violation` naming this service,
@@ -24,6 +29,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
+pub use crate::envelope::{Envelope, Unfit};
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
@@ -41,15 +47,15 @@ use crate::outbox::{enqueue, new_event};
 use crate::telemetry::spans;
 use crate::{Error, metrics};
 
-/// What a service does with one event. It gets the decoded event and the open transaction;
-/// everything it writes commits together with the inbox record and the new position, or not
-/// at all.
+/// What a service does with one event. It gets the event's validated envelope and the open
+/// transaction; everything it writes commits together with the inbox record and the new
+/// position, or not at all.
 pub trait Handler: Send + Sync + 'static {
     type Error: std::fmt::Display + Send;
 
     fn handle<'a>(
         &'a self,
-        event: &'a TicketEvent,
+        event: &'a Envelope,
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a;
 }
@@ -59,7 +65,7 @@ impl<H: Handler> Handler for std::sync::Arc<H> {
 
     fn handle<'a>(
         &'a self,
-        event: &'a TicketEvent,
+        event: &'a Envelope,
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
         (**self).handle(event, tx)
@@ -279,12 +285,7 @@ impl<H: Handler> Consumer<H> {
                 if !record_in_inbox(&mut sp, msg, event_id).await? {
                     return Ok::<_, Error>(Some("duplicate"));
                 }
-                Ok(self
-                    .handler
-                    .handle(&event, &mut sp)
-                    .await
-                    .is_ok()
-                    .then_some("applied"))
+                Ok(self.handle(&event, &mut sp).await.ok())
             }
             .instrument(span)
             .await?;
@@ -390,20 +391,43 @@ impl<H: Handler> Consumer<H> {
         msg: &Message,
         seq: u64,
         event_id: Uuid,
-        event: &TicketEvent,
+        event: &Read,
         position: u64,
     ) -> Result<Result<&'static str, String>, Error> {
         let mut tx = self.pool.begin().await?;
         self.check_position(&mut tx, position).await?;
         let fresh = record_in_inbox(&mut tx, msg, event_id).await?;
-        if fresh && let Err(e) = self.handler.handle(event, &mut tx).await {
-            let error = e.to_string();
-            tx.rollback().await?;
-            return Ok(Err(error));
-        }
+        let outcome = if fresh {
+            match self.handle(event, &mut tx).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    tx.rollback().await?;
+                    return Ok(Err(error));
+                }
+            }
+        } else {
+            "duplicate"
+        };
         self.store_position(&mut tx, seq).await?;
         tx.commit().await?;
-        Ok(Ok(if fresh { "applied" } else { "duplicate" }))
+        Ok(Ok(outcome))
+    }
+
+    /// Hands a fit event to the handler; an unfit one is acknowledged with a warning, here
+    /// for every service, and never reaches it.
+    async fn handle(&self, event: &Read, tx: &mut PgConnection) -> Result<&'static str, String> {
+        match event {
+            Read::Fit(envelope) => self
+                .handler
+                .handle(envelope, tx)
+                .await
+                .map(|()| "applied")
+                .map_err(|e| e.to_string()),
+            Read::Unfit { event, why } => {
+                tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, consumer = %self.opts.durable, reason = %why, "event cannot be applied as it is; acknowledged and ignored");
+                Ok("ignored")
+            }
+        }
     }
 
     /// Locks the position row and checks nobody else moved it since this consumer read it.
@@ -449,7 +473,7 @@ impl<H: Handler> Consumer<H> {
         msg: &Message,
         seq: u64,
         attempts: i64,
-        event: Option<&TicketEvent>,
+        event: Option<&Read>,
         error: &str,
         position: u64,
     ) -> Result<(), Error> {
@@ -459,7 +483,7 @@ impl<H: Handler> Consumer<H> {
             "INSERT INTO dead_letters (event_id, subject, stream_seq, deliveries, error, payload) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_seq) DO NOTHING",
         )
-        .bind(event.map(|e| e.event_id.as_str()).unwrap_or(""))
+        .bind(event.map(|e| e.raw_event_id()).unwrap_or_default())
         .bind(msg.subject.as_str())
         .bind(seq as i64)
         .bind(attempts)
@@ -467,7 +491,7 @@ impl<H: Handler> Consumer<H> {
         .bind(msg.payload.as_ref())
         .execute(&mut *tx)
         .await?;
-        if let Some(event) = event {
+        if let Some(Read::Fit(event)) = event {
             let reason = format!("could not be applied: {error}");
             report_refusal(
                 &mut tx,
@@ -492,10 +516,36 @@ fn seq_of(msg: &Message) -> Option<u64> {
     msg.info().ok().map(|i| i.stream_sequence)
 }
 
-fn decode(msg: &Message) -> Option<(TicketEvent, Uuid)> {
+/// An event read off the stream with a valid event id, so the inbox can record it.
+enum Read {
+    /// For the handler.
+    Fit(Envelope),
+    /// Not for any handler: acknowledged with a warning (see the module's comment).
+    Unfit { event: TicketEvent, why: Unfit },
+}
+
+impl Read {
+    fn raw_event_id(&self) -> String {
+        match self {
+            Read::Fit(e) => e.event_id.to_string(),
+            Read::Unfit { event, .. } => event.event_id.clone(),
+        }
+    }
+}
+
+/// The event and its id; `None` when it cannot be recorded (undecodable, or its event id is
+/// not a UUID).
+fn decode(msg: &Message) -> Option<(Read, Uuid)> {
     let event = TicketEvent::decode(msg.payload.as_ref()).ok()?;
     let id = Uuid::parse_str(&event.event_id).ok()?;
-    Some((event, id))
+    let read = match Envelope::read(event) {
+        Ok(envelope) => Read::Fit(envelope),
+        Err(unfit) => {
+            let (why, event) = *unfit;
+            Read::Unfit { event, why }
+        }
+    };
+    Some((read, id))
 }
 
 /// Records, inside the consumer's transaction, that `service` refused `event` with `reason`
@@ -505,15 +555,15 @@ fn decode(msg: &Message) -> Option<(TicketEvent, Uuid)> {
 pub async fn report_refusal(
     tx: &mut PgConnection,
     service: &str,
-    event: &TicketEvent,
+    event: &Envelope,
     from_state: LifecycleState,
     reason: &str,
 ) -> Result<(), Error> {
-    let attempted = event.kind().unwrap_or("unknown");
+    let attempted = event.kind();
     // Reasons quote errors and other services' text: no phone number leaves in one.
     let reason = crate::pii::mask_digits(reason);
     let reason = reason.as_str();
-    if matches!(event.body, Some(Body::Violation(_))) {
+    if matches!(event.body, Body::Violation(_)) {
         // A violation about a violation would be refused the same way again, without end.
         tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, service, %reason, "violation event refused; not reported again");
         return Ok(());
@@ -523,11 +573,11 @@ pub async fn report_refusal(
         attempted: attempted.to_string(),
         from_state: from_state as i32,
         reason: reason.to_string(),
-        rejected_event_id: event.event_id.clone(),
+        rejected_event_id: event.event_id.to_string(),
         rejected_producer: event.producer.clone(),
         detected_by: service.to_string(),
     });
-    enqueue(tx, &new_event(service, &event.ticket_id, body)).await
+    enqueue(tx, &new_event(service, &event.ticket_id.to_string(), body)).await
 }
 
 /// Records the event id; false when it was already there (a republished event).
@@ -547,21 +597,23 @@ async fn record_in_inbox(
 }
 
 /// The CONSUMER span of handling one event, child of the event's `create` span.
-fn event_span(msg: &Message, event: &TicketEvent, consumer: &str) -> tracing::Span {
-    let mut cx: HashMap<String, String> = event.trace_context.clone();
+fn event_span(msg: &Message, event: &Read, consumer: &str) -> tracing::Span {
+    let (event_id, ticket_id, trace) = match event {
+        Read::Fit(e) => (
+            e.event_id.to_string(),
+            e.ticket_id.to_string(),
+            &e.trace_context,
+        ),
+        Read::Unfit { event: e, .. } => (e.event_id.clone(), e.ticket_id.clone(), &e.trace_context),
+    };
+    let mut cx: HashMap<String, String> = trace.clone();
     if let Some(h) = msg.headers.as_ref()
         && let Some(tp) = h.get("traceparent")
     {
         cx.entry("traceparent".into())
             .or_insert_with(|| tp.to_string());
     }
-    spans::process_span(
-        msg.subject.as_str(),
-        consumer,
-        &event.event_id,
-        &event.ticket_id,
-        &cx,
-    )
+    spans::process_span(msg.subject.as_str(), consumer, &event_id, &ticket_id, &cx)
 }
 
 /// Counts a handled event and records how far behind the stream the consumer is.

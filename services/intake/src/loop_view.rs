@@ -1,5 +1,5 @@
 //! Intake's view of each ticket's loop (`ticket_loop`), replayed from the stream by
-//! [`crate::follow`]: the lifecycle state with its counters, and what a caller is told besides
+//! [`crate::consume`]: the lifecycle state with its counters, and what a caller is told besides
 //! it — holder, deadlines, disposal, rating, write-off, a short history. Writers lock the row
 //! first ([`lock`]), so a ticket's events are applied one at a time.
 

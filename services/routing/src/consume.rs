@@ -15,14 +15,14 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use gridloop_lifecycle::{Calendar, Event, LoopState, apply};
+use gridloop_lifecycle::{Calendar, Event, Kind, LoopState, apply};
 use gridloop_platform::Error;
-use gridloop_platform::convert::{lifecycle_event, state_pb};
-use gridloop_platform::inbox::{Handler, report_refusal};
+use gridloop_platform::convert::state_pb;
+use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
-    DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated, TicketEvent,
+    DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -33,13 +33,13 @@ use crate::index::Index;
 use crate::{grids, tickets, workers};
 
 /// The kinds routing consumes.
-pub const KINDS: &[&str] = &[
-    "discovered",
-    "merged",
-    "escalated",
-    "reopened",
-    "feedback_recorded",
-    "closed",
+pub const CONSUMES: [Kind; 6] = [
+    Kind::Discovered,
+    Kind::Merged,
+    Kind::Escalated,
+    Kind::Reopened,
+    Kind::FeedbackRecorded,
+    Kind::Closed,
 ];
 
 #[derive(Clone)]
@@ -60,15 +60,16 @@ impl Events {
 impl Handler for Events {
     type Error = Error;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        let id = event.ticket_id.as_str();
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+        let id = event.ticket_id.to_string();
+        let id = id.as_str();
         let ctx = Ctx {
             cal: &self.cal,
             now: Utc::now(),
         };
         match &event.body {
-            Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, event, d).await,
-            Some(Body::Merged(m)) => {
+            Body::Discovered(d) => discovered(tx, &self.index, &ctx, event, d).await,
+            Body::Merged(m) => {
                 merged(tx, event, &m.parent_ticket_id).await?;
                 // A parent that ended first does not count it: intake files such a repeat as
                 // a ticket of its own (a `discovered` with `split_from`).
@@ -82,8 +83,8 @@ impl Handler for Events {
                 .await?;
                 Ok(())
             }
-            Some(Body::Escalated(e)) => escalated(tx, event, e).await,
-            Some(Body::Reopened(r)) => {
+            Body::Escalated(e) => escalated(tx, event, e).await,
+            Body::Reopened(r) => {
                 let Some((ticket, next)) = step(tx, event, &Event::Reopened).await? else {
                     return Ok(());
                 };
@@ -107,13 +108,13 @@ impl Handler for Events {
                 .await?;
                 Ok(())
             }
-            Some(Body::FeedbackRecorded(_)) => {
+            Body::FeedbackRecorded(_) => {
                 if let Some((_, next)) = step(tx, event, &read(event)?).await? {
                     tickets::save_state(tx, id, &next).await?;
                 }
                 Ok(())
             }
-            Some(Body::Closed(_)) => {
+            Body::Closed(_) => {
                 // A closed ticket leaves every task list even if routing's view refused the
                 // close (then reported as a violation): no worker is chased for it.
                 if let Some((_, next)) = step(tx, event, &read(event)?).await? {
@@ -132,11 +133,11 @@ impl Handler for Events {
 /// dropped silently.
 async fn step(
     tx: &mut PgConnection,
-    event: &TicketEvent,
+    event: &Envelope,
     step: &Event,
 ) -> Result<Option<(tickets::TicketRow, LoopState)>, Error> {
-    let id = event.ticket_id.as_str();
-    let Some(ticket) = tickets::lock(tx, id).await? else {
+    let id = event.ticket_id.to_string();
+    let Some(ticket) = tickets::lock(tx, &id).await? else {
         let why = "routing has no discovery of this ticket";
         report_refusal(tx, PRODUCER, event, pb::LifecycleState::Unspecified, why).await?;
         return Ok(None);
@@ -153,8 +154,9 @@ async fn step(
 }
 
 /// The lifecycle step of an event that has one.
-fn read(event: &TicketEvent) -> Result<Event, Error> {
-    lifecycle_event(event)
+fn read(event: &Envelope) -> Result<Event, Error> {
+    event
+        .step()
         .ok_or_else(|| Error::Event(format!("{:?} is not a lifecycle step", event.kind())))
 }
 
@@ -173,10 +175,11 @@ async fn discovered(
     tx: &mut PgConnection,
     index: &Index,
     ctx: &Ctx<'_>,
-    pb_event: &TicketEvent,
+    pb_event: &Envelope,
     d: &TicketDiscovered,
 ) -> Result<(), Error> {
-    let id = pb_event.ticket_id.as_str();
+    let id = pb_event.ticket_id.to_string();
+    let id = id.as_str();
     // A repeat that intake merged into a ticket closed first comes back as its own ticket
     // (`split_from`): routing knows it as MERGED, and dispatches it now like a new one.
     let split_from = Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty());
@@ -262,8 +265,9 @@ async fn discovered(
 }
 
 /// Records a merged ticket so that a later `discovered` for it dispatches nothing.
-async fn merged(tx: &mut PgConnection, pb_event: &TicketEvent, parent: &str) -> Result<(), Error> {
-    let id = pb_event.ticket_id.as_str();
+async fn merged(tx: &mut PgConnection, pb_event: &Envelope, parent: &str) -> Result<(), Error> {
+    let id = pb_event.ticket_id.to_string();
+    let id = id.as_str();
     let event = Event::Merged {
         parent: parent.to_owned(),
     };
@@ -297,10 +301,11 @@ async fn merged(tx: &mut PgConnection, pb_event: &TicketEvent, parent: &str) -> 
 #[tracing::instrument(skip_all, fields(ticket_id = %event.ticket_id))]
 async fn escalated(
     tx: &mut PgConnection,
-    event: &TicketEvent,
+    event: &Envelope,
     e: &TicketEscalated,
 ) -> Result<(), Error> {
-    let id = event.ticket_id.as_str();
+    let id = event.ticket_id.to_string();
+    let id = id.as_str();
     let Some((_, next)) = step(
         tx,
         event,
