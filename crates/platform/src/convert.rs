@@ -1,4 +1,4 @@
-//! Events on the wire → the lifecycle's events, in one place: every service that checks a
+//! Events on the wire ⇄ the lifecycle's events and values, in one place: every service that checks a
 //! step with the lifecycle rules reads a `TicketEvent` the same way, and `verify` replays the
 //! stream with the same reading.
 
@@ -92,5 +92,14 @@ pub fn exemption_kind(raw: i32) -> ExemptionKind {
     match pb::ExemptionKind::try_from(raw) {
         Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
         _ => ExemptionKind::CitizenUnreachable,
+    }
+}
+
+/// A rating as its proto enum.
+pub fn rating_pb(r: Rating) -> pb::Rating {
+    match r {
+        Rating::Satisfied => pb::Rating::Satisfied,
+        Rating::BasicallySatisfied => pb::Rating::BasicallySatisfied,
+        Rating::Dissatisfied => pb::Rating::Dissatisfied,
     }
 }

@@ -42,25 +42,17 @@ fn past_time(
     Ok(at)
 }
 
+/// A requested rating, read by the platform's one conversion; UNSPECIFIED is refused.
 pub fn rating(field: &str, raw: i32) -> Result<Rating, ApiError> {
-    match pb::Rating::try_from(raw) {
-        Ok(pb::Rating::Satisfied) => Ok(Rating::Satisfied),
-        Ok(pb::Rating::BasicallySatisfied) => Ok(Rating::BasicallySatisfied),
-        Ok(pb::Rating::Dissatisfied) => Ok(Rating::Dissatisfied),
-        _ => Err(ApiError::invalid(
+    gridloop_platform::convert::rating(raw).ok_or_else(|| {
+        ApiError::invalid(
             field,
             "required: SATISFIED, BASICALLY_SATISFIED or DISSATISFIED",
-        )),
-    }
+        )
+    })
 }
 
-pub fn rating_pb(r: Rating) -> pb::Rating {
-    match r {
-        Rating::Satisfied => pb::Rating::Satisfied,
-        Rating::BasicallySatisfied => pb::Rating::BasicallySatisfied,
-        Rating::Dissatisfied => pb::Rating::Dissatisfied,
-    }
-}
+pub use gridloop_platform::convert::rating_pb;
 
 /// A citizen's (or the app's) rating.
 #[derive(Debug, Clone)]

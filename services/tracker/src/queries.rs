@@ -210,17 +210,17 @@ pub async fn overdue(
     pool: &PgPool,
     q: &OverdueQuery,
 ) -> Result<(Vec<pb::OverdueTicket>, String), Error> {
-    let mut rows: Vec<OverdueRow> = sqlx::query_as(
+    let mut rows: Vec<OverdueRow> = sqlx::query_as(concat!(
         "SELECT t.id, t.ticket_id, t.kind, t.due_at, k.grid_code, k.worker_id, k.loop_state, \
            k.escalation_level, k.category_code, k.category_name, k.urgency \
          FROM timers t JOIN tickets k ON k.ticket_id = t.ticket_id \
          WHERE t.met_at IS NULL AND t.cancelled_at IS NULL AND t.due_at <= $1 \
            AND ($2::integer IS NULL OR t.kind = $2) \
-           AND ($3::text[] IS NULL OR EXISTS \
-                (SELECT 1 FROM unnest($3::text[]) AS root WHERE starts_with(k.grid_code, root))) \
-           AND ($4::timestamptz IS NULL OR (t.due_at, t.id) > ($4, $5::bigint)) \
+           AND ($3::text[] IS NULL OR ",
+        gridloop_platform::scope_sql!("k.grid_code", "$3"),
+        ") AND ($4::timestamptz IS NULL OR (t.due_at, t.id) > ($4, $5::bigint)) \
          ORDER BY t.due_at, t.id LIMIT $6",
-    )
+    ))
     .bind(q.now)
     .bind(q.kind)
     .bind(q.roots.as_ref())
