@@ -5,7 +5,7 @@
 //! close. Each event is checked with the lifecycle rules like any other step; the inbox makes
 //! a redelivered event a no-op.
 
-use gridloop_lifecycle::{LoopState, apply};
+use gridloop_lifecycle::{LoopState, TicketId, apply};
 use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
 use gridloop_proto::from_ts;
 use gridloop_proto::v1::{LifecycleState, TicketDispatched, TicketDisposed, ticket_event::Body};
@@ -24,7 +24,7 @@ impl Handler for View {
     type Error = Error;
 
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
-        let id = event.ticket_id.uuid();
+        let id = event.ticket_id;
         // Only the kinds closure consumes arrive here (`CONSUMES`), each a lifecycle step.
         let Some(step) = event.step() else {
             return Ok(());
@@ -106,7 +106,7 @@ fn disposal_row(t: &Ticket, event: &Envelope, d: &TicketDisposed) -> DisposalRow
     }
 }
 
-fn first_dispatch(id: Uuid, d: &TicketDispatched) -> Ticket {
+fn first_dispatch(id: TicketId, d: &TicketDispatched) -> Ticket {
     Ticket {
         id,
         loop_state: LoopState::new(),

@@ -2,19 +2,18 @@
 //! types and the wire enums. Inside the service these values are always valid.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use gridloop_lifecycle::{ExemptionKind, Rating};
+use gridloop_lifecycle::{ExemptionKind, Rating, TicketId};
 use gridloop_platform::ApiError;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
 use prost_types::Timestamp;
-use uuid::Uuid;
 
 const MAX_TEXT: usize = 2000;
 /// Clocks of phones and desk systems drift; a little future is tolerated.
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
-pub fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
+pub fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    TicketId::parse(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
 }
 
 fn text(field: &str, raw: &str, required: bool) -> Result<String, ApiError> {

@@ -12,14 +12,13 @@
 //!   ([`crate::split`]), so nothing the citizen said is lost.
 
 use chrono::Utc;
-use gridloop_lifecycle::{Event, Kind, LoopState, apply};
+use gridloop_lifecycle::{Event, Kind, LoopState, TicketId, apply};
 use gridloop_platform::Error;
 use gridloop_platform::convert::state_pb;
 use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{LifecycleState, TicketMerged};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::loop_view::{self, Loop};
 use crate::submit::PRODUCER;
@@ -50,7 +49,7 @@ impl Handler for Follow {
     type Error = Error;
 
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
-        let id = event.ticket_id.uuid();
+        let id = event.ticket_id;
         let body = &event.body;
         let at = event.occurred_or(Utc::now());
         let existing = loop_view::lock(tx, id).await?;
@@ -112,10 +111,10 @@ impl Handler for Follow {
 async fn parent_side(
     tx: &mut PgConnection,
     event: &Envelope,
-    child: Uuid,
+    child: TicketId,
     m: &TicketMerged,
 ) -> Result<(), Error> {
-    let Ok(parent_id) = Uuid::parse_str(&m.parent_ticket_id) else {
+    let Ok(parent_id) = TicketId::parse(&m.parent_ticket_id) else {
         tracing::warn!(%child, parent = %m.parent_ticket_id, "merge names a parent that is not a UUID");
         return Ok(());
     };

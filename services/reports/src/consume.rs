@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use gridloop_lifecycle::TicketId;
 use gridloop_lifecycle::calendar::Calendar;
 use gridloop_platform::inbox::{Envelope, Handler};
 use gridloop_proto::v1::ticket_event::Body;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::facts::{Contribution, Counts};
 use crate::store;
@@ -23,13 +23,13 @@ impl Handler for Aggregator {
     type Error = Error;
 
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
-        let id = event.ticket_id.uuid();
+        let id = event.ticket_id;
         if let Some(at) = event.occurred_at {
             store::advance(tx, at).await?;
         }
         remember_names(event, tx).await?;
         let parent_grid = match &event.body {
-            Body::Merged(m) => match Uuid::parse_str(&m.parent_ticket_id) {
+            Body::Merged(m) => match TicketId::parse(&m.parent_ticket_id) {
                 Ok(p) => store::grid_of(tx, p).await?,
                 Err(_) => None,
             },

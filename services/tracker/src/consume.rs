@@ -17,13 +17,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::{Calendar, Event, LoopState, apply};
+use gridloop_lifecycle::{Calendar, Event, LoopState, TicketId, apply};
 use gridloop_platform::inbox::{Envelope, Handler};
 use gridloop_platform::outbox::enqueue;
 use gridloop_proto::v1::{self as pb, ticket_event::Body};
 use sqlx::PgConnection;
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::domain::{mask_digits, state_pb};
@@ -48,7 +47,7 @@ impl Handler for Tracker {
     type Error = Error;
 
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
-        let (id, event_id) = (event.ticket_id.uuid(), event.event_id);
+        let (id, event_id) = (event.ticket_id, event.event_id);
         let body = &event.body;
         let reading = translate::read(&event.producer, body);
         let at = event.occurred_or(self.clock.now());
@@ -154,7 +153,7 @@ impl Tracker {
         m: &pb::TicketMerged,
         at: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let Ok(parent_id) = Uuid::parse_str(&m.parent_ticket_id) else {
+        let Ok(parent_id) = TicketId::parse(&m.parent_ticket_id) else {
             tracing::warn!(parent = %m.parent_ticket_id, "merge names a parent that is not a UUID");
             return Ok(());
         };
@@ -219,7 +218,7 @@ fn take_facts(t: &mut Ticket, body: &Body, reading: &Reading) {
         Body::Merged(m) => {
             category(t, m.category.as_ref());
             t.urgency = m.urgency;
-            t.parent_ticket_id = Uuid::parse_str(&m.parent_ticket_id).ok();
+            t.parent_ticket_id = TicketId::parse(&m.parent_ticket_id).ok();
         }
         Body::Dispatched(d) => {
             category(t, d.category.as_ref());

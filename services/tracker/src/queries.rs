@@ -2,6 +2,7 @@
 //! (never offsets) so that rows written while a reader pages are neither skipped nor repeated.
 
 use chrono::{DateTime, Utc};
+use gridloop_lifecycle::TicketId;
 use gridloop_platform::ApiError;
 use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
@@ -73,7 +74,7 @@ struct EntryRow {
 /// A page of a ticket's timeline, oldest first; `None` when the tracker never heard of it.
 pub async fn timeline(
     pool: &PgPool,
-    id: Uuid,
+    id: TicketId,
     after: Option<i64>,
     size: i64,
 ) -> Result<Option<(Vec<pb::TimelineEntry>, String)>, Error> {
@@ -193,7 +194,7 @@ pub struct OverdueQuery {
 #[derive(sqlx::FromRow)]
 struct OverdueRow {
     id: i64,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     kind: i32,
     due_at: DateTime<Utc>,
     grid_code: String,
@@ -260,7 +261,7 @@ pub async fn overdue(
 struct ViolationRow {
     id: i64,
     event_id: Uuid,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     attempted: String,
     from_state: i32,
     reason: String,
