@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use gridloop_lifecycle::{Calendar, Event, Kind, LoopState, apply};
+use gridloop_lifecycle::{Calendar, Event, Kind, LoopState, TicketId, apply};
 use gridloop_platform::Error;
 use gridloop_platform::convert::state_pb;
 use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
@@ -61,8 +61,7 @@ impl Handler for Events {
     type Error = Error;
 
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
-        let id = event.ticket_id.to_string();
-        let id = id.as_str();
+        let id = event.ticket_id;
         let ctx = Ctx {
             cal: &self.cal,
             now: Utc::now(),
@@ -73,11 +72,13 @@ impl Handler for Events {
                 merged(tx, event, &m.parent_ticket_id).await?;
                 // A parent that ended first does not count it: intake files such a repeat as
                 // a ticket of its own (a `discovered` with `split_from`).
+                // A parent that is not a ticket id names no ticket routing could hold.
+                let parent = TicketId::parse(&m.parent_ticket_id).ok();
                 sqlx::query(
                     "UPDATE tickets SET repeat_count = GREATEST(repeat_count, $2) \
                      WHERE ticket_id = $1 AND NOT (loop_state->'state' ?| array['closed', 'merged'])",
                 )
-                .bind(&m.parent_ticket_id)
+                .bind(parent)
                 .bind(m.repeat_count as i32)
                 .execute(&mut *tx)
                 .await?;
@@ -136,8 +137,8 @@ async fn step(
     event: &Envelope,
     step: &Event,
 ) -> Result<Option<(tickets::TicketRow, LoopState)>, Error> {
-    let id = event.ticket_id.to_string();
-    let Some(ticket) = tickets::lock(tx, &id).await? else {
+    let id = event.ticket_id;
+    let Some(ticket) = tickets::lock(tx, id).await? else {
         let why = "routing has no discovery of this ticket";
         report_refusal(tx, PRODUCER, event, pb::LifecycleState::Unspecified, why).await?;
         return Ok(None);
@@ -161,7 +162,11 @@ fn read(event: &Envelope) -> Result<Event, Error> {
 }
 
 /// Sets the state of every task of the ticket that stands now (HANDLE and SUPERVISE).
-async fn set_current(tx: &mut PgConnection, ticket: &str, state: i16) -> Result<(), sqlx::Error> {
+async fn set_current(
+    tx: &mut PgConnection,
+    ticket: TicketId,
+    state: i16,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE tasks SET state = $2 WHERE ticket_id = $1 AND current")
         .bind(ticket)
         .bind(state)
@@ -178,8 +183,7 @@ async fn discovered(
     pb_event: &Envelope,
     d: &TicketDiscovered,
 ) -> Result<(), Error> {
-    let id = pb_event.ticket_id.to_string();
-    let id = id.as_str();
+    let id = pb_event.ticket_id;
     // A repeat that intake merged into a ticket closed first comes back as its own ticket
     // (`split_from`): routing knows it as MERGED, and dispatches it now like a new one.
     let split_from = Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty());
@@ -266,8 +270,7 @@ async fn discovered(
 
 /// Records a merged ticket so that a later `discovered` for it dispatches nothing.
 async fn merged(tx: &mut PgConnection, pb_event: &Envelope, parent: &str) -> Result<(), Error> {
-    let id = pb_event.ticket_id.to_string();
-    let id = id.as_str();
+    let id = pb_event.ticket_id;
     let event = Event::Merged {
         parent: parent.to_owned(),
     };
@@ -304,8 +307,7 @@ async fn escalated(
     event: &Envelope,
     e: &TicketEscalated,
 ) -> Result<(), Error> {
-    let id = event.ticket_id.to_string();
-    let id = id.as_str();
+    let id = event.ticket_id;
     let Some((_, next)) = step(
         tx,
         event,
