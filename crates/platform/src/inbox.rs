@@ -25,27 +25,28 @@
 //! so it shows up in the tracker's ListViolations: nothing is skipped silently. A failure
 //! while the database is unreachable is not an attempt: the consumer waits and re-reads.
 
-use std::collections::HashMap;
+mod read;
+mod records;
+
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::envelope::{Envelope, Unfit};
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
-use gridloop_proto::v1::ticket_event::Body;
-use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketViolation};
-use opentelemetry::KeyValue;
+use gridloop_proto::v1::{LifecycleState, TicketEvent};
 use prost::Message as _;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+pub use crate::envelope::{Envelope, Unfit};
 use crate::nats::Bus;
-use crate::outbox::{enqueue, new_event};
 use crate::telemetry::spans;
 use crate::{Error, metrics};
+use read::{Read, decode, event_span, record_handled};
+pub use records::{DeadLetter, dead_letters, report_refusal, stored_position};
 
 /// What a service does with one event. It gets the event's validated envelope and the open
 /// transaction; everything it writes commits together with the inbox record and the new
@@ -516,70 +517,6 @@ fn seq_of(msg: &Message) -> Option<u64> {
     msg.info().ok().map(|i| i.stream_sequence)
 }
 
-/// An event read off the stream with a valid event id, so the inbox can record it.
-enum Read {
-    /// For the handler.
-    Fit(Envelope),
-    /// Not for any handler: acknowledged with a warning (see the module's comment).
-    Unfit { event: TicketEvent, why: Unfit },
-}
-
-impl Read {
-    fn raw_event_id(&self) -> String {
-        match self {
-            Read::Fit(e) => e.event_id.to_string(),
-            Read::Unfit { event, .. } => event.event_id.clone(),
-        }
-    }
-}
-
-/// The event and its id; `None` when it cannot be recorded (undecodable, or its event id is
-/// not a UUID).
-fn decode(msg: &Message) -> Option<(Read, Uuid)> {
-    let event = TicketEvent::decode(msg.payload.as_ref()).ok()?;
-    let id = Uuid::parse_str(&event.event_id).ok()?;
-    let read = match Envelope::read(event) {
-        Ok(envelope) => Read::Fit(envelope),
-        Err(unfit) => {
-            let (why, event) = *unfit;
-            Read::Unfit { event, why }
-        }
-    };
-    Some((read, id))
-}
-
-/// Records, inside the consumer's transaction, that `service` refused `event` with `reason`
-/// while its view of the ticket stood at `from_state`: logged as a warning and published as a
-/// `ticket.violation` naming the service, which the tracker keeps for ListViolations. Use it
-/// wherever a handler does not apply an event, so that no event is ever dropped silently.
-pub async fn report_refusal(
-    tx: &mut PgConnection,
-    service: &str,
-    event: &Envelope,
-    from_state: LifecycleState,
-    reason: &str,
-) -> Result<(), Error> {
-    let attempted = event.kind();
-    // Reasons quote errors and other services' text: no phone number leaves in one.
-    let reason = crate::pii::mask_digits(reason);
-    let reason = reason.as_str();
-    if matches!(event.body, Body::Violation(_)) {
-        // A violation about a violation would be refused the same way again, without end.
-        tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, service, %reason, "violation event refused; not reported again");
-        return Ok(());
-    }
-    tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, kind = attempted, service, %reason, "event refused; reported as a violation");
-    let body = Body::Violation(TicketViolation {
-        attempted: attempted.to_string(),
-        from_state: from_state as i32,
-        reason: reason.to_string(),
-        rejected_event_id: event.event_id.to_string(),
-        rejected_producer: event.producer.clone(),
-        detected_by: service.to_string(),
-    });
-    enqueue(tx, &new_event(service, &event.ticket_id.to_string(), body)).await
-}
-
 /// Records the event id; false when it was already there (a republished event).
 async fn record_in_inbox(
     tx: &mut PgConnection,
@@ -596,80 +533,5 @@ async fn record_in_inbox(
     Ok(inserted == 1)
 }
 
-/// The CONSUMER span of handling one event, child of the event's `create` span.
-fn event_span(msg: &Message, event: &Read, consumer: &str) -> tracing::Span {
-    let (event_id, ticket_id, trace) = match event {
-        Read::Fit(e) => (
-            e.event_id.to_string(),
-            e.ticket_id.to_string(),
-            &e.trace_context,
-        ),
-        Read::Unfit { event: e, .. } => (e.event_id.clone(), e.ticket_id.clone(), &e.trace_context),
-    };
-    let mut cx: HashMap<String, String> = trace.clone();
-    if let Some(h) = msg.headers.as_ref()
-        && let Some(tp) = h.get("traceparent")
-    {
-        cx.entry("traceparent".into())
-            .or_insert_with(|| tp.to_string());
-    }
-    spans::process_span(msg.subject.as_str(), consumer, &event_id, &ticket_id, &cx)
-}
-
-/// Counts a handled event and records how far behind the stream the consumer is.
-fn record_handled(consumer: &str, msg: &Message, outcome: &'static str) {
-    let m = metrics::instruments();
-    let service = metrics::service(consumer);
-    m.consumed.add(
-        1,
-        &[
-            service.clone(),
-            KeyValue::new("messaging.destination.name", msg.subject.to_string()),
-            KeyValue::new("outcome", outcome),
-        ],
-    );
-    if let Ok(info) = msg.info() {
-        m.consumer_lag
-            .record(info.pending, std::slice::from_ref(&service));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        let delay = (now - info.published.unix_timestamp_nanos()).max(0) as f64 / 1e9;
-        m.consumer_delay.record(delay, &[service]);
-    }
-}
-
 /// Largest number of events applied in one transaction.
 const MAX_BATCH: usize = 64;
-
-/// The stored position of a service's consumer: the last stream sequence it applied.
-pub async fn stored_position(pool: &PgPool, consumer: &str) -> Result<u64, Error> {
-    let seq: Option<i64> =
-        sqlx::query_scalar("SELECT stream_seq FROM consumer_position WHERE consumer = $1")
-            .bind(consumer)
-            .fetch_optional(pool)
-            .await?;
-    Ok(seq.unwrap_or(0) as u64)
-}
-
-/// An event that could not be applied, as kept in `dead_letters`.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct DeadLetter {
-    pub event_id: String,
-    pub subject: String,
-    pub stream_seq: i64,
-    pub deliveries: i64,
-    pub error: String,
-    pub failed_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// The dead letters of this service, newest first.
-pub async fn dead_letters(pool: &PgPool, limit: i64) -> Result<Vec<DeadLetter>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT event_id, subject, stream_seq, deliveries, error, failed_at \
-         FROM dead_letters ORDER BY id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
-}
