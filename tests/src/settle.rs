@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use gridloop_platform::verify::Spec;
+
 use crate::System;
 
 /// How long any single wait may take before the test fails.
@@ -33,12 +35,12 @@ where
 
 /// The services that publish (every one has an outbox) and those that consume.
 const OUTBOXES: &[&str] = &["intake", "routing", "closure", "tracker", "reports"];
-const CONSUMERS: &[(&str, &[&str])] = &[
-    ("intake", gridloop_intake::VIEW.kinds),
-    ("routing", gridloop_routing::VIEW.kinds),
-    ("closure", gridloop_closure::VIEW.kinds),
-    ("tracker", gridloop_tracker::VIEW.kinds),
-    ("reports", gridloop_reports::VIEW.kinds),
+const CONSUMERS: &[(&str, Spec)] = &[
+    ("intake", gridloop_intake::VIEW),
+    ("routing", gridloop_routing::VIEW),
+    ("closure", gridloop_closure::VIEW),
+    ("tracker", gridloop_tracker::VIEW),
+    ("reports", gridloop_reports::VIEW),
 ];
 
 impl System {
@@ -55,7 +57,7 @@ impl System {
 
     async fn quiet(&self) -> Result<(), String> {
         let before = self.last_sequence().await?;
-        for (name, kinds) in CONSUMERS {
+        for (name, spec) in CONSUMERS {
             let position: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT stream_seq FROM {name}.consumer_position"
             )))
@@ -64,7 +66,7 @@ impl System {
             .map_err(|e| format!("{name}.consumer_position: {e}"))?;
             let last = self
                 .bus
-                .last_sequence_of(kinds)
+                .last_sequence_of(&spec.subject_kinds())
                 .await
                 .map_err(|e| format!("stream: {e}"))?;
             let position = position.unwrap_or(0) as u64;

@@ -1,5 +1,7 @@
 //! The rules of gridloop's closed loop, 发现 → 上报 → 处置 → 反馈 → 销号, and the working-time
-//! arithmetic its deadlines need. Pure: no I/O, no clock, no protos.
+//! arithmetic its deadlines need, and the typed ids and kinds every service shares ([`TicketId`],
+//! [`WorkerId`], [`GridCode`] with its level, parent and subtree, [`Kind`]). Pure: no I/O, no
+//! clock, no protos.
 //!
 //! Every service that changes a ticket keeps a [`LoopState`] for it and checks the change
 //! with [`apply`] (or [`Rules::apply`] with configured rules) *before* committing, so a step
@@ -41,6 +43,9 @@
 pub mod calendar;
 mod deadline;
 mod event;
+mod grid;
+mod ids;
+mod kind;
 mod rules;
 mod state;
 mod violation;
@@ -48,6 +53,9 @@ mod violation;
 pub use calendar::{Calendar, CalendarError, DayKind, Session, SpecialDay};
 pub use deadline::SlaSpan;
 pub use event::{Clock, Event, Feedback};
+pub use grid::{GridCode, GridLevel};
+pub use ids::{IdError, TicketId, WorkerId};
+pub use kind::Kind;
 pub use rules::{Rules, apply};
 pub use state::{
     Assignment, CloseBasis, DisposalKind, ExemptionKind, FeedbackState, Holder, LoopState, Rating,

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use gridloop_platform::db;
-use gridloop_platform::inbox::{Consumer, ConsumerOptions, Handler};
+use gridloop_platform::inbox::{Consumer, ConsumerOptions, Envelope, Handler};
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox::{self, Relay, RelayOptions};
 use gridloop_platform::testing::TestEnv;
@@ -30,15 +30,11 @@ struct Timing;
 
 impl Handler for Timing {
     type Error = sqlx::Error;
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-        let sent = event
-            .occurred_at
-            .as_ref()
-            .and_then(gridloop_proto::from_ts)
-            .unwrap_or_else(chrono::Utc::now);
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let sent = event.occurred_or(chrono::Utc::now());
         let latency = (chrono::Utc::now() - sent).num_microseconds().unwrap_or(0);
         sqlx::query("INSERT INTO handled (event_id, latency_us) VALUES ($1, $2)")
-            .bind(&event.event_id)
+            .bind(event.event_id.to_string())
             .bind(latency)
             .execute(&mut *tx)
             .await?;
@@ -56,7 +52,8 @@ fn env_num(key: &str, default: usize) -> usize {
 fn sample_event(i: usize) -> TicketEvent {
     outbox::new_event(
         "bench",
-        &format!("ticket-{i}"),
+        // A ticket id the inbox accepts: the handler only sees valid envelopes.
+        &uuid::Uuid::from_u128(i as u128).to_string(),
         Body::Overdue(TicketOverdue::default()),
     )
 }

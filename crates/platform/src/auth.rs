@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use gridloop_client::token::{self as jwt, TokenError};
+use gridloop_lifecycle::GridCode;
 use tonic::{Request, Status};
 
 use crate::ApiError;
@@ -52,13 +53,31 @@ impl Caller {
     }
 }
 
-/// Whether `grid` lies in the subtree of one of `roots`. Grid codes are administrative codes in
-/// which a child's code extends its parent's, so a subtree is a code prefix; an empty root
-/// covers nothing.
+/// Whether `grid` lies in the subtree of one of `roots`, by [`GridCode::covers`]: grid codes
+/// are administrative codes in which a child's code extends its parent's, so a subtree is a
+/// code prefix; an empty root covers nothing. Every service's scope check is this one (and
+/// [`scope_sql!`](crate::scope_sql) where a query filters by scope).
 pub fn in_scope(grid: &str, roots: &[String]) -> bool {
     roots
         .iter()
-        .any(|r| !r.is_empty() && grid.starts_with(r.as_str()))
+        .any(|r| GridCode::from(r.as_str()).covers(grid))
+}
+
+/// [`in_scope`] in SQL, for queries that filter rows by the caller's scope: the condition that
+/// the text column `$column` lies in the subtree of one of the roots in the `text[]` parameter
+/// `$roots` (e.g. `scope_sql!("grid_code", "$1")`), the empty root covering nothing as in
+/// [`GridCode::covers`]. A string literal, so it joins `concat!` and static queries.
+#[macro_export]
+macro_rules! scope_sql {
+    ($column:literal, $roots:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM unnest(",
+            $roots,
+            "::text[]) AS scope_root(code) WHERE scope_root.code <> '' AND starts_with(",
+            $column,
+            ", scope_root.code))"
+        )
+    };
 }
 
 /// Why a token was refused.
@@ -158,6 +177,17 @@ mod tests {
         assert!(in_scope("341504100001", &roots));
         assert!(!in_scope("341504200001", &roots));
         assert!(!in_scope("341504100001", &[String::new()]));
+        assert!(!in_scope("", &[String::new()]));
+        assert!(!in_scope("341504100001", &[]));
+    }
+
+    #[test]
+    fn the_sql_scope_guards_the_empty_root_too() {
+        assert_eq!(
+            crate::scope_sql!("grid_code", "$1"),
+            "EXISTS (SELECT 1 FROM unnest($1::text[]) AS scope_root(code) \
+             WHERE scope_root.code <> '' AND starts_with(grid_code, scope_root.code))"
+        );
     }
 
     fn claims(role: Role, exp: i64) -> Claims {

@@ -1,4 +1,4 @@
-//! Events on the wire → the lifecycle's events, in one place: every service that checks a
+//! Events on the wire ⇄ the lifecycle's events and values, in one place: every service that checks a
 //! step with the lifecycle rules reads a `TicketEvent` the same way, and `verify` replays the
 //! stream with the same reading.
 
@@ -51,10 +51,7 @@ pub fn lifecycle_step(body: &Body) -> Option<Event> {
         Body::Closed(c) => Event::Closed {
             basis: match &c.basis {
                 Some(pb::ticket_closed::Basis::Exemption(e)) => CloseBasis::Exemption {
-                    kind: match pb::ExemptionKind::try_from(e.kind) {
-                        Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
-                        _ => ExemptionKind::CitizenUnreachable,
-                    },
+                    kind: exemption_kind(e.kind),
                     reason: e.reason.clone(),
                 },
                 _ => CloseBasis::Rating,
@@ -86,5 +83,23 @@ pub fn rating(raw: i32) -> Option<Rating> {
         Ok(pb::Rating::BasicallySatisfied) => Some(Rating::BasicallySatisfied),
         Ok(pb::Rating::Dissatisfied) => Some(Rating::Dissatisfied),
         _ => None,
+    }
+}
+
+/// An exemption kind on the wire: UNRESOLVABLE_CONFIRMED, or (any other value) the citizen
+/// unreachable.
+pub fn exemption_kind(raw: i32) -> ExemptionKind {
+    match pb::ExemptionKind::try_from(raw) {
+        Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
+        _ => ExemptionKind::CitizenUnreachable,
+    }
+}
+
+/// A rating as its proto enum.
+pub fn rating_pb(r: Rating) -> pb::Rating {
+    match r {
+        Rating::Satisfied => pb::Rating::Satisfied,
+        Rating::BasicallySatisfied => pb::Rating::BasicallySatisfied,
+        Rating::Dissatisfied => pb::Rating::Dissatisfied,
     }
 }

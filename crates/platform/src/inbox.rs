@@ -14,43 +14,50 @@
 //! - the inbox table still records every applied event id, so an event republished outside
 //!   the stream's duplicate window (a new sequence, the same id) is applied once.
 //!
+//! Handlers get an [`Envelope`]: ids parsed, body present. An event that is not one — its
+//! ticket id not a UUID, or no body — is recorded in the inbox and acknowledged here with a
+//! warning, once for every service (what each handler used to do itself); one whose payload
+//! cannot be decoded, or whose event id is not a UUID, cannot be recorded and is dead-lettered.
+//!
 //! An event whose handler keeps failing while the database is healthy is dead-lettered after
 //! the configured number of attempts, with the position moved past it in the same
 //! transaction, logged as an error and published as a `ticket.violation` naming this service,
 //! so it shows up in the tracker's ListViolations: nothing is skipped silently. A failure
 //! while the database is unreachable is not an attempt: the consumer waits and re-reads.
 
-use std::collections::HashMap;
+mod read;
+mod records;
+
 use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
-use gridloop_proto::v1::ticket_event::Body;
-use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketViolation};
-use opentelemetry::KeyValue;
+use gridloop_proto::v1::{LifecycleState, TicketEvent};
 use prost::Message as _;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+pub use crate::envelope::{Envelope, Unfit};
 use crate::nats::Bus;
-use crate::outbox::{enqueue, new_event};
 use crate::retry::Backoff;
 use crate::telemetry::spans;
 use crate::{Error, metrics};
+use read::{Read, decode, event_span, record_handled};
+pub use records::{DeadLetter, dead_letters, report_refusal, stored_position};
 
-/// What a service does with one event. It gets the decoded event and the open transaction;
-/// everything it writes commits together with the inbox record and the new position, or not
-/// at all.
+/// What a service does with one event. It gets the event's validated envelope and the open
+/// transaction; everything it writes commits together with the inbox record and the new
+/// position, or not at all.
 pub trait Handler: Send + Sync + 'static {
     type Error: std::fmt::Display + Send;
 
     fn handle<'a>(
         &'a self,
-        event: &'a TicketEvent,
+        event: &'a Envelope,
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a;
 }
@@ -60,7 +67,7 @@ impl<H: Handler> Handler for std::sync::Arc<H> {
 
     fn handle<'a>(
         &'a self,
-        event: &'a TicketEvent,
+        event: &'a Envelope,
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
         (**self).handle(event, tx)
@@ -278,12 +285,7 @@ impl<H: Handler> Consumer<H> {
                 if !record_in_inbox(&mut sp, msg, event_id).await? {
                     return Ok::<_, Error>(Some("duplicate"));
                 }
-                Ok(self
-                    .handler
-                    .handle(&event, &mut sp)
-                    .await
-                    .is_ok()
-                    .then_some("applied"))
+                Ok(self.handle(&event, &mut sp).await.ok())
             }
             .instrument(span)
             .await?;
@@ -390,20 +392,43 @@ impl<H: Handler> Consumer<H> {
         msg: &Message,
         seq: u64,
         event_id: Uuid,
-        event: &TicketEvent,
+        event: &Read,
         position: u64,
     ) -> Result<Result<&'static str, String>, Error> {
         let mut tx = self.pool.begin().await?;
         self.check_position(&mut tx, position).await?;
         let fresh = record_in_inbox(&mut tx, msg, event_id).await?;
-        if fresh && let Err(e) = self.handler.handle(event, &mut tx).await {
-            let error = e.to_string();
-            tx.rollback().await?;
-            return Ok(Err(error));
-        }
+        let outcome = if fresh {
+            match self.handle(event, &mut tx).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    tx.rollback().await?;
+                    return Ok(Err(error));
+                }
+            }
+        } else {
+            "duplicate"
+        };
         self.store_position(&mut tx, seq).await?;
         tx.commit().await?;
-        Ok(Ok(if fresh { "applied" } else { "duplicate" }))
+        Ok(Ok(outcome))
+    }
+
+    /// Hands a fit event to the handler; an unfit one is acknowledged with a warning, here
+    /// for every service, and never reaches it.
+    async fn handle(&self, event: &Read, tx: &mut PgConnection) -> Result<&'static str, String> {
+        match event {
+            Read::Fit(envelope) => self
+                .handler
+                .handle(envelope, tx)
+                .await
+                .map(|()| "applied")
+                .map_err(|e| e.to_string()),
+            Read::Unfit { event, why } => {
+                tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, consumer = %self.opts.durable, reason = %why, "event cannot be applied as it is; acknowledged and ignored");
+                Ok("ignored")
+            }
+        }
     }
 
     /// Locks the position row and checks nobody else moved it since this consumer read it.
@@ -449,7 +474,7 @@ impl<H: Handler> Consumer<H> {
         msg: &Message,
         seq: u64,
         attempts: i64,
-        event: Option<&TicketEvent>,
+        event: Option<&Read>,
         error: &str,
         position: u64,
     ) -> Result<(), Error> {
@@ -459,7 +484,7 @@ impl<H: Handler> Consumer<H> {
             "INSERT INTO dead_letters (event_id, subject, stream_seq, deliveries, error, payload) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_seq) DO NOTHING",
         )
-        .bind(event.map(|e| e.event_id.as_str()).unwrap_or(""))
+        .bind(event.map(|e| e.raw_event_id()).unwrap_or_default())
         .bind(msg.subject.as_str())
         .bind(seq as i64)
         .bind(attempts)
@@ -467,7 +492,7 @@ impl<H: Handler> Consumer<H> {
         .bind(msg.payload.as_ref())
         .execute(&mut *tx)
         .await?;
-        if let Some(event) = event {
+        if let Some(Read::Fit(event)) = event {
             let reason = format!("could not be applied: {error}");
             report_refusal(
                 &mut tx,
@@ -492,44 +517,6 @@ fn seq_of(msg: &Message) -> Option<u64> {
     msg.info().ok().map(|i| i.stream_sequence)
 }
 
-fn decode(msg: &Message) -> Option<(TicketEvent, Uuid)> {
-    let event = TicketEvent::decode(msg.payload.as_ref()).ok()?;
-    let id = Uuid::parse_str(&event.event_id).ok()?;
-    Some((event, id))
-}
-
-/// Records, inside the consumer's transaction, that `service` refused `event` with `reason`
-/// while its view of the ticket stood at `from_state`: logged as a warning and published as a
-/// `ticket.violation` naming the service, which the tracker keeps for ListViolations. Use it
-/// wherever a handler does not apply an event, so that no event is ever dropped silently.
-pub async fn report_refusal(
-    tx: &mut PgConnection,
-    service: &str,
-    event: &TicketEvent,
-    from_state: LifecycleState,
-    reason: &str,
-) -> Result<(), Error> {
-    let attempted = event.kind().unwrap_or("unknown");
-    // Reasons quote errors and other services' text: no phone number leaves in one.
-    let reason = crate::pii::mask_digits(reason);
-    let reason = reason.as_str();
-    if matches!(event.body, Some(Body::Violation(_))) {
-        // A violation about a violation would be refused the same way again, without end.
-        tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, service, %reason, "violation event refused; not reported again");
-        return Ok(());
-    }
-    tracing::warn!(ticket_id = %event.ticket_id, event_id = %event.event_id, kind = attempted, service, %reason, "event refused; reported as a violation");
-    let body = Body::Violation(TicketViolation {
-        attempted: attempted.to_string(),
-        from_state: from_state as i32,
-        reason: reason.to_string(),
-        rejected_event_id: event.event_id.clone(),
-        rejected_producer: event.producer.clone(),
-        detected_by: service.to_string(),
-    });
-    enqueue(tx, &new_event(service, &event.ticket_id, body)).await
-}
-
 /// Records the event id; false when it was already there (a republished event).
 async fn record_in_inbox(
     tx: &mut PgConnection,
@@ -546,78 +533,5 @@ async fn record_in_inbox(
     Ok(inserted == 1)
 }
 
-/// The CONSUMER span of handling one event, child of the event's `create` span.
-fn event_span(msg: &Message, event: &TicketEvent, consumer: &str) -> tracing::Span {
-    let mut cx: HashMap<String, String> = event.trace_context.clone();
-    if let Some(h) = msg.headers.as_ref()
-        && let Some(tp) = h.get("traceparent")
-    {
-        cx.entry("traceparent".into())
-            .or_insert_with(|| tp.to_string());
-    }
-    spans::process_span(
-        msg.subject.as_str(),
-        consumer,
-        &event.event_id,
-        &event.ticket_id,
-        &cx,
-    )
-}
-
-/// Counts a handled event and records how far behind the stream the consumer is.
-fn record_handled(consumer: &str, msg: &Message, outcome: &'static str) {
-    let m = metrics::instruments();
-    let service = metrics::service(consumer);
-    m.consumed.add(
-        1,
-        &[
-            service.clone(),
-            KeyValue::new("messaging.destination.name", msg.subject.to_string()),
-            KeyValue::new("outcome", outcome),
-        ],
-    );
-    if let Ok(info) = msg.info() {
-        m.consumer_lag
-            .record(info.pending, std::slice::from_ref(&service));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        let delay = (now - info.published.unix_timestamp_nanos()).max(0) as f64 / 1e9;
-        m.consumer_delay.record(delay, &[service]);
-    }
-}
-
 /// Largest number of events applied in one transaction.
 const MAX_BATCH: usize = 64;
-
-/// The stored position of a service's consumer: the last stream sequence it applied.
-pub async fn stored_position(pool: &PgPool, consumer: &str) -> Result<u64, Error> {
-    let seq: Option<i64> =
-        sqlx::query_scalar("SELECT stream_seq FROM consumer_position WHERE consumer = $1")
-            .bind(consumer)
-            .fetch_optional(pool)
-            .await?;
-    Ok(seq.unwrap_or(0) as u64)
-}
-
-/// An event that could not be applied, as kept in `dead_letters`.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct DeadLetter {
-    pub event_id: String,
-    pub subject: String,
-    pub stream_seq: i64,
-    pub deliveries: i64,
-    pub error: String,
-    pub failed_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// The dead letters of this service, newest first.
-pub async fn dead_letters(pool: &PgPool, limit: i64) -> Result<Vec<DeadLetter>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT event_id, subject, stream_seq, deliveries, error, failed_at \
-         FROM dead_letters ORDER BY id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
-}

@@ -5,8 +5,9 @@
 //! - [`db`]: a schema, a role and migrations per service, and the service's pool;
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;
-//! - [`inbox`]: a durable consumer that applies each event exactly once per service;
 //! - [`retry`]: the one pacing of retries every loop waits with;
+//! - [`inbox`]: a durable consumer that applies each event exactly once per service, handing
+//!   its handler an [`envelope::Envelope`] whose ids are already parsed;
 //! - [`leader`]: one consuming replica per service at a time, so a ticket's events apply in order;
 //! - [`auth`]: bearer tokens and the typed [`auth::Caller`];
 //! - [`telemetry`]: logs, traces, and trace context across gRPC and NATS;
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;
+pub mod envelope;
 pub mod error;
 pub mod grpc;
 pub mod http_error;

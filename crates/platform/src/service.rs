@@ -104,7 +104,7 @@ impl Host {
     pub fn spawn_consumer<H: Handler>(&mut self, spec: &crate::verify::Spec, handler: H) {
         let opts = ConsumerOptions {
             durable: self.cfg.service.clone(),
-            kinds: spec.kinds.iter().map(|k| k.to_string()).collect(),
+            kinds: spec.subject_kinds().into_iter().map(String::from).collect(),
             max_deliveries: self.cfg.max_deliveries,
         };
         self.tasks.spawn(leader::run(

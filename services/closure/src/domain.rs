@@ -2,19 +2,18 @@
 //! types and the wire enums. Inside the service these values are always valid.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use gridloop_lifecycle::{ExemptionKind, Rating};
+use gridloop_lifecycle::{ExemptionKind, Rating, TicketId};
 use gridloop_platform::ApiError;
 use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
 use prost_types::Timestamp;
-use uuid::Uuid;
 
 const MAX_TEXT: usize = 2000;
 /// Clocks of phones and desk systems drift; a little future is tolerated.
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
-pub fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
+pub fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    TicketId::parse(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
 }
 
 fn text(field: &str, raw: &str, required: bool) -> Result<String, ApiError> {
@@ -42,25 +41,17 @@ fn past_time(
     Ok(at)
 }
 
+/// A requested rating, read by the platform's one conversion; UNSPECIFIED is refused.
 pub fn rating(field: &str, raw: i32) -> Result<Rating, ApiError> {
-    match pb::Rating::try_from(raw) {
-        Ok(pb::Rating::Satisfied) => Ok(Rating::Satisfied),
-        Ok(pb::Rating::BasicallySatisfied) => Ok(Rating::BasicallySatisfied),
-        Ok(pb::Rating::Dissatisfied) => Ok(Rating::Dissatisfied),
-        _ => Err(ApiError::invalid(
+    gridloop_platform::convert::rating(raw).ok_or_else(|| {
+        ApiError::invalid(
             field,
             "required: SATISFIED, BASICALLY_SATISFIED or DISSATISFIED",
-        )),
-    }
+        )
+    })
 }
 
-pub fn rating_pb(r: Rating) -> pb::Rating {
-    match r {
-        Rating::Satisfied => pb::Rating::Satisfied,
-        Rating::BasicallySatisfied => pb::Rating::BasicallySatisfied,
-        Rating::Dissatisfied => pb::Rating::Dissatisfied,
-    }
-}
+pub use gridloop_platform::convert::rating_pb;
 
 /// A citizen's (or the app's) rating.
 #[derive(Debug, Clone)]

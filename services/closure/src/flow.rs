@@ -3,7 +3,9 @@
 //! and commits all of it or nothing.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::{CloseBasis, Event, Feedback, FeedbackState, LoopState, Rating, State};
+use gridloop_lifecycle::{
+    CloseBasis, Event, Feedback, FeedbackState, LoopState, Rating, State, TicketId,
+};
 use gridloop_platform::ApiError;
 use gridloop_platform::outbox::{enqueue, new_event};
 use gridloop_proto::v1 as pb;
@@ -74,7 +76,7 @@ fn step(settings: &Settings, current: &LoopState, event: &Event) -> Result<LoopS
         .map_err(|v| ApiError::precondition(v.to_string(), v.state))
 }
 
-async fn locked(tx: &mut PgConnection, id: Uuid) -> Result<Ticket, ApiError> {
+async fn locked(tx: &mut PgConnection, id: TicketId) -> Result<Ticket, ApiError> {
     store::lock(tx, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("ticket {id}")))
@@ -87,7 +89,11 @@ fn denied(why: &str, t: &Ticket) -> ApiError {
     ))
 }
 
-pub(crate) async fn publish(tx: &mut PgConnection, id: Uuid, body: Body) -> Result<(), ApiError> {
+pub(crate) async fn publish(
+    tx: &mut PgConnection,
+    id: TicketId,
+    body: Body,
+) -> Result<(), ApiError> {
     enqueue(tx, &new_event(PRODUCER, &id.to_string(), body)).await?;
     Ok(())
 }
@@ -100,7 +106,7 @@ impl Flow {
     /// 反馈: a rating from the citizen (`citizen` is their key, checked against the ticket's)
     /// or from a reached callback. A satisfied rating writes the ticket off; a dissatisfied one
     /// reopens it for rework — in the same transaction as the feedback.
-    pub async fn rate(&self, id: Uuid, r: Rate<'_>) -> Result<Rated, ApiError> {
+    pub async fn rate(&self, id: TicketId, r: Rate<'_>) -> Result<Rated, ApiError> {
         let Rate {
             by,
             citizen,
@@ -201,7 +207,7 @@ impl Flow {
     /// the configured interval after the previous counted attempt of this disposal round.
     pub async fn unreached(
         &self,
-        id: Uuid,
+        id: TicketId,
         operator: &str,
         cb: Callback,
     ) -> Result<Unreached, ApiError> {
@@ -278,7 +284,7 @@ impl Flow {
     /// 销号 by an audited exemption, approved by `supervisor` within their grid scope.
     pub async fn exempt(
         &self,
-        id: Uuid,
+        id: TicketId,
         supervisor: &str,
         scope: &[String],
         ex: Exemption,

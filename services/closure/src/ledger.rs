@@ -51,11 +51,12 @@ fn token(row: &LedgerRow) -> String {
 pub async fn page(pool: &PgPool, q: &Query) -> Result<(Vec<LedgerRow>, String), ApiError> {
     let mut rows: Vec<LedgerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {LEDGER_COLUMNS} FROM ledger \
-         WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS root WHERE starts_with(grid_code, root)) \
+         WHERE {scope} \
            AND ($2::timestamptz IS NULL OR closed_at >= $2) \
            AND ($3::timestamptz IS NULL OR closed_at < $3) \
            AND ($4::timestamptz IS NULL OR (closed_at, entry_id) > ($4, $5::uuid)) \
-         ORDER BY closed_at, entry_id LIMIT $6"
+         ORDER BY closed_at, entry_id LIMIT $6",
+        scope = gridloop_platform::scope_sql!("grid_code", "$1"),
     )))
     .bind(&q.roots)
     .bind(q.from)

@@ -7,7 +7,7 @@
 //! and 转办, so no race between them can be decided twice. Closure keeps its own view of each
 //! ticket — who holds it, whether they accepted it, the dispose deadline, the citizen key and
 //! the disposals — built from routing's `dispatched`, `accepted`, `returned`, `transferred`
-//! and `disposed` events ([`events`]). Every step, consumed or requested, is checked with the
+//! and `disposed` events ([`consume`]). Every step, consumed or requested, is checked with the
 //! `lifecycle` rules against that view before anything is written; a step out of order is
 //! refused and leaves no trace. Each accepted step writes its rows and its events
 //! (`feedback_recorded`, `closed`, `reopened`) to the outbox in one transaction.
@@ -26,16 +26,17 @@
 //! UPDATE, DELETE and TRUNCATE and a trigger refuses them as well.
 
 mod api;
+pub mod consume;
 mod convert;
 mod domain;
 mod error;
-pub mod events;
 mod flow;
 mod ledger;
 pub mod settings;
 mod store;
 mod writeoff;
 
+use gridloop_lifecycle::Kind;
 use gridloop_platform::service::Host;
 use gridloop_platform::{Config, Error};
 use gridloop_proto::v1::closure_service_server::ClosureServiceServer;
@@ -48,17 +49,17 @@ pub use settings::Settings;
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// The event kinds closure consumes to keep its view of each ticket.
-pub const CONSUMED: &[&str] = &[
-    "dispatched",
-    "accepted",
-    "returned",
-    "transferred",
-    "disposed",
+pub const CONSUMES: [Kind; 5] = [
+    Kind::Dispatched,
+    Kind::Accepted,
+    Kind::Returned,
+    Kind::Transferred,
+    Kind::Disposed,
 ];
 
 /// How `closure verify` reads closure's view: a ticket enters it with its first dispatch.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
-    kinds: CONSUMED,
+    kinds: &Kind::names(CONSUMES),
     view: gridloop_platform::verify::View::LoopStates {
         query: "SELECT ticket_id::text, loop_state FROM tickets",
         scope: gridloop_platform::verify::Scope::Dispatched,
@@ -102,7 +103,7 @@ impl App {
     pub async fn run(self) -> Result<(), Error> {
         let App { mut host, settings } = self;
         host.spawn_relay();
-        host.spawn_consumer(&VIEW, events::View);
+        host.spawn_consumer(&VIEW, consume::View);
         let svc = api::Closure::new(host.pool.clone(), settings);
         let server =
             ClosureServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);

@@ -2,7 +2,7 @@
 //! changes and their outbox rows commit in order.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::LoopState;
+use gridloop_lifecycle::{LoopState, TicketId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ use crate::error::Error;
 /// Closure's view of one ticket.
 #[derive(Debug, Clone)]
 pub struct Ticket {
-    pub id: Uuid,
+    pub id: TicketId,
     pub loop_state: LoopState,
     pub grid_code: String,
     pub citizen_key: String,
@@ -25,7 +25,7 @@ pub struct Ticket {
 
 #[derive(sqlx::FromRow)]
 struct TicketRow {
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     loop_state: String,
     grid_code: String,
     citizen_key: String,
@@ -59,7 +59,7 @@ const TICKET_COLUMNS: &str = "ticket_id, loop_state::text AS loop_state, grid_co
      dispose_by, category_code, category_name, channel, last_disposer, last_unreached_at";
 
 /// The ticket, locked for the rest of the transaction.
-pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Error> {
+pub async fn lock(tx: &mut PgConnection, id: TicketId) -> Result<Option<Ticket>, Error> {
     let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE ticket_id = $1 FOR UPDATE"
     )))
@@ -70,7 +70,7 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Err
 }
 
 /// The ticket as committed, for reads.
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Error> {
+pub async fn get(conn: &mut PgConnection, id: TicketId) -> Result<Option<Ticket>, Error> {
     let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE ticket_id = $1"
     )))
@@ -109,7 +109,7 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DisposalRow {
     pub disposal_id: Uuid,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub worker_id: String,
     pub grid_code: String,
     pub disposal_type: i32,
@@ -141,7 +141,7 @@ pub async fn insert_disposal(tx: &mut PgConnection, d: &DisposalRow) -> Result<(
     Ok(())
 }
 
-pub async fn disposals(conn: &mut PgConnection, id: Uuid) -> Result<Vec<DisposalRow>, Error> {
+pub async fn disposals(conn: &mut PgConnection, id: TicketId) -> Result<Vec<DisposalRow>, Error> {
     Ok(sqlx::query_as(
         "SELECT disposal_id, ticket_id, worker_id, grid_code, disposal_type, result, \
          evidence_urls, disposed_at, unresolvable_reason, rework_count \
@@ -156,7 +156,7 @@ pub async fn disposals(conn: &mut PgConnection, id: Uuid) -> Result<Vec<Disposal
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FeedbackRow {
     pub feedback_id: Uuid,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub rating: i32,
     pub comment: String,
     pub source: i32,
@@ -188,7 +188,7 @@ pub async fn insert_feedback(tx: &mut PgConnection, f: &FeedbackRow) -> Result<(
     Ok(())
 }
 
-pub async fn feedback(conn: &mut PgConnection, id: Uuid) -> Result<Vec<FeedbackRow>, Error> {
+pub async fn feedback(conn: &mut PgConnection, id: TicketId) -> Result<Vec<FeedbackRow>, Error> {
     Ok(sqlx::query_as(
         "SELECT feedback_id, ticket_id, rating, comment, source, reached, actor_id, actor_role, \
          recorded_at, rework_count FROM feedback WHERE ticket_id = $1 \
@@ -203,7 +203,7 @@ pub async fn feedback(conn: &mut PgConnection, id: Uuid) -> Result<Vec<FeedbackR
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerRow {
     pub entry_id: Uuid,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub grid_code: String,
     pub worker_id: String,
     pub closed_at: DateTime<Utc>,
@@ -251,7 +251,10 @@ pub async fn insert_ledger(tx: &mut PgConnection, l: &LedgerRow) -> Result<(), E
     Ok(())
 }
 
-pub async fn ledger_entry(conn: &mut PgConnection, id: Uuid) -> Result<Option<LedgerRow>, Error> {
+pub async fn ledger_entry(
+    conn: &mut PgConnection,
+    id: TicketId,
+) -> Result<Option<LedgerRow>, Error> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {LEDGER_COLUMNS} FROM ledger WHERE ticket_id = $1"
     )))

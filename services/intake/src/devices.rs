@@ -94,11 +94,7 @@ impl DeviceRow {
 /// Whether `caller` may manage devices of `grid`: admins everywhere, supervisors within
 /// their subtrees.
 pub fn in_scope(caller: &Caller, grid: &str) -> bool {
-    caller.role == Role::Admin
-        || caller
-            .grids
-            .iter()
-            .any(|root| grid.starts_with(root.as_str()))
+    caller.role == Role::Admin || caller.covers(grid)
 }
 
 fn require_scope(caller: &Caller, grid: &str) -> Result<(), ApiError> {
@@ -370,13 +366,14 @@ pub async fn list(
     req: &ListDevicesRequest,
 ) -> Result<(Vec<DeviceRow>, String), ApiError> {
     let grid = domain::grid_code("grid_code", &req.grid_code)?;
-    let roots: Vec<String> = if !grid.is_empty() {
+    // `None`: every grid (an admin's whole list).
+    let roots: Option<Vec<String>> = if !grid.is_empty() {
         require_scope(caller, &grid)?;
-        vec![grid]
+        Some(vec![grid])
     } else if caller.role == Role::Admin {
-        vec![String::new()]
+        None
     } else {
-        caller.grids.clone()
+        Some(caller.grids.clone())
     };
     let size = match i64::from(req.page_size) {
         n if n <= 0 => DEFAULT_PAGE,
@@ -397,9 +394,9 @@ pub async fn list(
     let rows = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM devices \
-         WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS r(root) WHERE starts_with(grid_code, r.root)) \
-           AND (active OR $2) AND (grid_code, device_id) > ($3, $4) \
+        " FROM devices WHERE ($1::text[] IS NULL OR ",
+        gridloop_platform::scope_sql!("grid_code", "$1"),
+        ") AND (active OR $2) AND (grid_code, device_id) > ($3, $4) \
          ORDER BY grid_code, device_id LIMIT $5"
     ))
     .bind(&roots)

@@ -5,9 +5,9 @@
 //! Every accepted submission is committed with its `ticket.discovered` event — or, for a
 //! repeat complaint (重复诉求) merged into an earlier open ticket, its `ticket.merged` event —
 //! through the outbox in one transaction ([`submit`]); submissions arriving together share
-//! one ([`writer`], group commit). Submissions are idempotent by (channel, external id).
+//! one ([`writer`], group commit); the events are built in [`publish`]. Submissions are idempotent by (channel, external id).
 //!
-//! Intake also follows the loop ([`follow`]): it consumes every lifecycle event and keeps each
+//! Intake also follows the loop ([`consume`]): it consumes every lifecycle event and keeps each
 //! ticket's current state ([`loop_view`]), so GetTicket and FindTickets ([`tickets`]) answer a
 //! caller truthfully and a repeat merges only into a ticket still open. A repeat merged into a
 //! ticket whose write-off reached the stream first is filed as its own ticket ([`split`]).
@@ -19,14 +19,14 @@
 
 pub mod api;
 pub mod categories;
+pub mod consume;
 pub mod devices;
 pub mod domain;
-pub mod events;
-pub mod follow;
 pub mod history;
 pub mod loop_facts;
 pub mod loop_view;
 pub mod plan;
+pub mod publish;
 pub mod requests;
 pub mod settings;
 pub mod split;
@@ -34,6 +34,7 @@ pub mod submit;
 pub mod tickets;
 pub mod writer;
 
+use gridloop_lifecycle::Kind;
 use gridloop_platform::Config;
 use gridloop_platform::service::Host;
 use gridloop_proto::v1::intake_service_server::IntakeServiceServer;
@@ -46,7 +47,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// How `intake verify` reads intake's view of the loop: every ticket it received.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
-    kinds: follow::KINDS,
+    kinds: &Kind::names(consume::CONSUMES),
     view: gridloop_platform::verify::View::LoopStates {
         query: "SELECT ticket_id::text, loop_state FROM ticket_loop",
         scope: gridloop_platform::verify::Scope::All,
@@ -88,7 +89,7 @@ impl App {
     pub async fn run(self) -> Result<(), gridloop_platform::Error> {
         let App { mut host, api } = self;
         host.spawn_relay();
-        host.spawn_consumer(&VIEW, follow::Follow);
+        host.spawn_consumer(&VIEW, consume::Follow);
         let server =
             IntakeServiceServer::new(api).max_decoding_message_size(host.cfg.max_request_bytes);
         host.serve_authenticated(server).await

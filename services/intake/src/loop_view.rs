@@ -1,14 +1,13 @@
 //! Intake's view of each ticket's loop (`ticket_loop`), replayed from the stream by
-//! [`crate::follow`]: the lifecycle state with its counters, and what a caller is told besides
+//! [`crate::consume`]: the lifecycle state with its counters, and what a caller is told besides
 //! it — holder, deadlines, disposal, rating, write-off, a short history. Writers lock the row
 //! first ([`lock`]), so a ticket's events are applied one at a time.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::LoopState;
+use gridloop_lifecycle::{LoopState, TicketId};
 use gridloop_platform::Error;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 /// Most steps kept in a ticket's history: a caller needs the latest, the tracker has them all.
 pub const HISTORY_STEPS: usize = 20;
@@ -32,7 +31,7 @@ pub struct Exemption {
 /// One ticket's loop as intake has applied it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loop {
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub loop_state: LoopState,
     pub grid_code: String,
     pub worker_id: String,
@@ -53,7 +52,7 @@ pub struct Loop {
 
 impl Loop {
     /// A ticket entering the view in `loop_state`, with nothing else known yet.
-    pub fn new(ticket_id: Uuid, loop_state: LoopState) -> Self {
+    pub fn new(ticket_id: TicketId, loop_state: LoopState) -> Self {
         Loop {
             ticket_id,
             loop_state,
@@ -85,7 +84,7 @@ impl Loop {
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     loop_state: String,
     grid_code: String,
     worker_id: String,
@@ -150,7 +149,7 @@ macro_rules! columns {
 }
 
 /// The ticket's loop, locked for the rest of the transaction.
-pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Loop>, Error> {
+pub async fn lock(tx: &mut PgConnection, id: TicketId) -> Result<Option<Loop>, Error> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -163,7 +162,7 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Loop>, Error
 }
 
 /// The loops of `ids` that the view has, as committed.
-pub async fn read(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Loop>, Error> {
+pub async fn read(pool: &PgPool, ids: &[TicketId]) -> Result<Vec<Loop>, Error> {
     let rows: Vec<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),

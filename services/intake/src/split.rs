@@ -12,18 +12,18 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use gridloop_lifecycle::TicketId;
 use gridloop_platform::{Error, outbox};
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{Actor, Category, GeoPoint, Location, MaskedContact, TicketDiscovered};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::submit::PRODUCER;
 
 /// A stored submission, as its `discovered` event needs it.
 #[derive(sqlx::FromRow)]
 struct Received {
-    parent_ticket_id: Option<Uuid>,
+    parent_ticket_id: Option<TicketId>,
     channel: i16,
     external_id: String,
     category_code: String,
@@ -49,8 +49,8 @@ struct Received {
 /// Splits the repeat `child`, merged into the ended `parent`, off as its own ticket.
 pub async fn split_off(
     tx: &mut PgConnection,
-    child: Uuid,
-    parent: Uuid,
+    child: TicketId,
+    parent: TicketId,
     trace: &HashMap<String, String>,
 ) -> Result<(), Error> {
     // Locked first: the child's events go out in the order they commit.
@@ -93,7 +93,7 @@ pub async fn split_off(
 }
 
 /// The submission's `discovered`, as intake sent it for a new ticket, split from `parent`.
-fn discovered(r: &Received, parent: Uuid) -> Body {
+fn discovered(r: &Received, parent: TicketId) -> Body {
     Body::Discovered(TicketDiscovered {
         channel: i32::from(r.channel),
         external_id: r.external_id.clone(),

@@ -8,7 +8,7 @@
 //!
 //! Repeat complaints (重复诉求): a submission with the same citizen key or household key and
 //! the same category as an *open* earlier ticket is merged into the earliest such ticket.
-//! "Open" is intake's view of the loop ([`crate::follow`] marks a ticket CLOSED in `tickets`
+//! "Open" is intake's view of the loop ([`crate::consume`] marks a ticket CLOSED in `tickets`
 //! when its write-off comes by): not merged, not closed, and received within the repeat window
 //! (default 30 days). That view may lag closure; a repeat merged into a ticket whose write-off
 //! reached the stream first is split off as a ticket of its own ([`crate::split`]).
@@ -32,8 +32,8 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::Phone;
-use crate::events;
 use crate::plan::{self, Earlier, Found, Keys, Step};
+use crate::publish;
 
 /// The producer name on intake's events.
 pub const PRODUCER: &str = "intake";
@@ -213,7 +213,7 @@ async fn insert_new(
         .collect();
     let events: Vec<TicketEvent> = tries
         .iter()
-        .map(|&(i, id)| event(id, events::discovered(batch[i].sub), batch[i].trace))
+        .map(|&(i, id)| event(id, publish::discovered(batch[i].sub), batch[i].trace))
         .collect();
     let json = serde_json::to_string(&rows)
         .map_err(|e| ApiError::internal(format!("ticket rows: {e}")))?;
@@ -271,7 +271,7 @@ async fn settle(
         let sub = pending.sub;
         let answer = match step {
             Step::Create { id } => {
-                events.push(event(*id, events::discovered(sub), pending.trace));
+                events.push(event(*id, publish::discovered(sub), pending.trace));
                 Ok(Accepted::created(*id, sub.urgency))
             }
             Step::Merge { id, parent, count } => {
@@ -290,7 +290,7 @@ async fn settle(
                 }
                 events.push(event(
                     *id,
-                    events::merged(sub, *parent, *count),
+                    publish::merged(sub, *parent, *count),
                     pending.trace,
                 ));
                 Ok(Accepted {

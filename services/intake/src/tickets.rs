@@ -10,7 +10,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, Utc};
-use gridloop_lifecycle::{Assignment, State};
+use gridloop_lifecycle::{Assignment, State, TicketId};
 use gridloop_platform::ApiError;
 use gridloop_proto::v1::{
     Category, Deadlines, Exemption, GeoPoint, LifecycleState, Location, MaskedContact, Ticket,
@@ -144,7 +144,7 @@ fn with_view(mut t: Ticket, v: &Loop) -> Ticket {
 /// The stored tickets of `rows` with their views.
 async fn with_views(pool: &PgPool, rows: &[PgRow]) -> Result<Vec<Stored>, ApiError> {
     let mut stored: Vec<Stored> = rows.iter().map(from_row).collect();
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.get("ticket_id")).collect();
+    let ids: Vec<TicketId> = rows.iter().map(|r| r.get("ticket_id")).collect();
     for v in loop_view::read(pool, &ids).await? {
         if let Some(s) = stored
             .iter_mut()

@@ -6,9 +6,12 @@
 //! `merged`, and always follows the ticket's `merged` (both intake's, in intake's order).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gridloop_lifecycle::Rating;
 use gridloop_lifecycle::calendar::Calendar;
+use gridloop_platform::convert::rating;
+use gridloop_platform::inbox::Envelope;
 use gridloop_proto::from_ts;
-use gridloop_proto::v1::{Rating, TicketEvent, ticket_event::Body};
+use gridloop_proto::v1::ticket_event::Body;
 
 use crate::domain::shanghai_date;
 
@@ -137,10 +140,10 @@ impl Fact {
     }
 
     /// Applies one event. `parent_grid` is the grid of a merged submission's parent ticket.
-    pub fn apply(&mut self, event: &TicketEvent, parent_grid: Option<&str>, cal: &Calendar) {
-        let at = event.occurred_at.as_ref().and_then(from_ts);
+    pub fn apply(&mut self, event: &Envelope, parent_grid: Option<&str>, cal: &Calendar) {
+        let at = event.occurred_at;
         match &event.body {
-            Some(Body::Discovered(d)) => {
+            Body::Discovered(d) => {
                 self.received_at = d.received_at.as_ref().and_then(from_ts).or(at);
                 if let Some(c) = &d.category {
                     self.category_code = c.code.clone();
@@ -161,7 +164,7 @@ impl Fact {
                     self.grid_code = l.grid_code.clone();
                 }
             }
-            Some(Body::Merged(m)) => {
+            Body::Merged(m) => {
                 self.merged = true;
                 self.received_at = m.received_at.as_ref().and_then(from_ts).or(at);
                 if let Some(c) = &m.category {
@@ -179,7 +182,7 @@ impl Fact {
                 };
                 self.worker_id.clear();
             }
-            Some(Body::Dispatched(d)) if !self.closed => {
+            Body::Dispatched(d) if !self.closed => {
                 self.dispatched = true;
                 self.grid_code = d.grid_code.clone();
                 self.worker_id = d.worker_id.clone();
@@ -192,28 +195,28 @@ impl Fact {
                     self.channel = d.channel as i16;
                 }
             }
-            Some(Body::Accepted(a)) if a.attempt == 1 && a.on_time => {
+            Body::Accepted(a) if a.attempt == 1 && a.on_time => {
                 self.accepted_on_time = true;
             }
-            Some(Body::Transferred(t)) if !self.closed => {
+            Body::Transferred(t) if !self.closed => {
                 // Nobody holds it at the new grid until its dispatch there.
                 self.grid_code = t.to_grid_code.clone();
                 self.worker_id.clear();
             }
-            Some(Body::Unroutable(u)) if !self.closed => {
+            Body::Unroutable(u) if !self.closed => {
                 self.grid_code = u.fallback_grid_code.clone();
                 self.worker_id.clear();
             }
-            Some(Body::Disposed(_)) => self.disposed = true,
-            Some(Body::FeedbackRecorded(f)) => match Rating::try_from(f.rating) {
-                Ok(Rating::Satisfied) => self.satisfied += 1,
-                Ok(Rating::BasicallySatisfied) => self.basically_satisfied += 1,
-                Ok(Rating::Dissatisfied) => self.dissatisfied += 1,
-                _ => {}
+            Body::Disposed(_) => self.disposed = true,
+            Body::FeedbackRecorded(f) => match rating(f.rating) {
+                Some(Rating::Satisfied) => self.satisfied += 1,
+                Some(Rating::BasicallySatisfied) => self.basically_satisfied += 1,
+                Some(Rating::Dissatisfied) => self.dissatisfied += 1,
+                None => {}
             },
-            Some(Body::Reopened(_)) => self.reworked = true,
-            Some(Body::Overdue(_)) => self.overdue = true,
-            Some(Body::Closed(c)) => {
+            Body::Reopened(_) => self.reworked = true,
+            Body::Overdue(_) => self.overdue = true,
+            Body::Closed(c) => {
                 self.closed = true;
                 self.closed_on_time = c.on_time;
                 self.closed_by_exemption = matches!(
@@ -249,11 +252,14 @@ mod tests {
 
     use super::*;
 
-    fn event(body: Body) -> TicketEvent {
-        TicketEvent {
-            occurred_at: Some(gridloop_proto::ts(gridloop_platform::clock::now())),
-            body: Some(body),
-            ..Default::default()
+    fn event(body: Body) -> Envelope {
+        Envelope {
+            event_id: uuid::Uuid::now_v7(),
+            ticket_id: uuid::Uuid::now_v7().into(),
+            producer: "intake".into(),
+            occurred_at: Some(gridloop_platform::clock::now()),
+            trace_context: Default::default(),
+            body,
         }
     }
 

@@ -4,7 +4,7 @@
 //! custom range (Asia/Shanghai); trends; rankings with a minimum sample; CSV export; and an
 //! HTML page with server-drawn SVG charts.
 //!
-//! Built incrementally from the event stream ([`events`]): every event updates a small fact
+//! Built incrementally from the event stream ([`consume`]): every event updates a small fact
 //! row of its ticket and moves the ticket's contribution between aggregate rows keyed by
 //! received day × holding grid × category × channel × worker, in the inbox transaction.
 //! Queries roll those rows up at query time ([`query`]); per-ticket rows are never scanned.
@@ -17,9 +17,9 @@
 //! group longer); see [`domain`].
 
 mod api;
+pub mod consume;
 mod csv;
 pub mod domain;
-pub mod events;
 pub mod facts;
 pub mod indicators;
 pub mod query;
@@ -32,6 +32,7 @@ pub mod web;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use gridloop_lifecycle::Kind;
 use gridloop_lifecycle::calendar::Calendar;
 use gridloop_platform::service::Host;
 use gridloop_platform::{Config, Error};
@@ -45,9 +46,12 @@ pub use settings::Settings;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// Reports consume every event kind.
+pub const CONSUMES: [Kind; 14] = Kind::ALL;
+
 /// How `reports verify` reads the facts kept per ticket: dispatched, merged, closed.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
-    kinds: &[],
+    kinds: &Kind::names(CONSUMES),
     view: gridloop_platform::verify::View::Facts {
         query: "SELECT ticket_id::text, dispatched, merged, closed FROM facts \
                 WHERE received_at IS NOT NULL",
@@ -102,7 +106,7 @@ impl App {
         // service's, so the shape stays the same.
         host.spawn_relay();
         let calendar = Arc::new(Calendar::china_default());
-        host.spawn_consumer(&VIEW, events::Aggregator { calendar });
+        host.spawn_consumer(&VIEW, consume::Aggregator { calendar });
         let page = web::router(web::Web {
             pool: host.pool.clone(),
             auth: host.auth.clone(),

@@ -1,8 +1,8 @@
 //! SQL of the write side: fact rows, aggregate and histogram corrections, names, watermark.
 
 use chrono::{DateTime, Utc};
+use gridloop_lifecycle::TicketId;
 use sqlx::{PgConnection, Row};
-use uuid::Uuid;
 
 use crate::facts::{Counts, Fact, Key};
 
@@ -11,7 +11,7 @@ const FACT_COLUMNS: &str = "received_at, grid_code, worker_id, category_code, ch
     closed_by_exemption, closed_at, satisfied, basically_satisfied, dissatisfied, handling_minutes";
 
 /// The ticket's fact row, locked for the rest of the transaction.
-pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Fact>, sqlx::Error> {
+pub async fn lock(tx: &mut PgConnection, id: TicketId) -> Result<Option<Fact>, sqlx::Error> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {FACT_COLUMNS} FROM facts WHERE ticket_id = $1 FOR UPDATE"
     )))
@@ -45,14 +45,14 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Fact>, sqlx:
 }
 
 /// Grid of another ticket (a merged submission's parent), if reports has seen it.
-pub async fn grid_of(tx: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+pub async fn grid_of(tx: &mut PgConnection, id: TicketId) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT grid_code FROM facts WHERE ticket_id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await
 }
 
-pub async fn save(tx: &mut PgConnection, id: Uuid, f: &Fact) -> Result<(), sqlx::Error> {
+pub async fn save(tx: &mut PgConnection, id: TicketId, f: &Fact) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO facts (ticket_id, received_at, received_day, grid_code, worker_id, \
          category_code, channel, dispatched, accepted_on_time, merged, disposed, reworked, \

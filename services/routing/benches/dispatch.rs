@@ -115,7 +115,7 @@ fn place(c: &County, rng: &mut Rng) -> Place {
 
 fn ticket_row(i: usize, p: &Place, category: &str) -> TicketRow {
     TicketRow {
-        ticket_id: format!("bench-{i}"),
+        ticket_id: uuid::Uuid::from_u128(i as u128).into(),
         loop_state: String::new(),
         category_code: category.into(),
         category_name: category.into(),
@@ -135,7 +135,8 @@ fn ticket_row(i: usize, p: &Place, category: &str) -> TicketRow {
 fn discovered(i: usize, p: &Place, category: &str) -> TicketEvent {
     outbox::new_event(
         "intake",
-        &format!("T-bench-{i}"),
+        // A ticket id the inbox accepts (a UUID), apart from the decision benchmark's.
+        &uuid::Uuid::from_u128((2 << 64) + i as u128).to_string(),
         Body::Discovered(TicketDiscovered {
             channel: Channel::Hotline12345 as i32,
             external_id: format!("ext-{i}"),

@@ -175,7 +175,7 @@ pub async fn dispatch(
                              ELSE w.leave_from <= $9 AND $9 < w.leave_until END) \
                AND (NOT $13 OR w.capacity = 0 OR w.open_tasks < w.capacity)",
         )
-        .bind(&ticket.ticket_id)
+        .bind(ticket.ticket_id)
         .bind(task_state::PENDING_ACCEPT)
         .bind(&grid.code)
         .bind(worker_id)
@@ -206,7 +206,7 @@ pub async fn dispatch(
                waiting_excluded = NULL, waiting_trigger = NULL, updated_at = now() \
              WHERE ticket_id = $1",
         )
-        .bind(&ticket.ticket_id)
+        .bind(ticket.ticket_id)
         .bind(attempt)
         .bind(dispose_by)
         .bind(sla.proto() as i16)
@@ -240,7 +240,7 @@ pub async fn dispatch(
         });
         outbox::enqueue(
             &mut sp,
-            &outbox::new_event(PRODUCER, &ticket.ticket_id, body),
+            &outbox::new_event(PRODUCER, &ticket.ticket_id.to_string(), body),
         )
         .await?;
         sp.commit().await?;
@@ -265,7 +265,7 @@ async fn standing_holder(
         "SELECT worker_id, state IN (1, 2) FROM tasks \
          WHERE ticket_id = $1 AND kind = 1 AND current",
     )
-    .bind(&ticket.ticket_id)
+    .bind(ticket.ticket_id)
     .fetch_optional(tx)
     .await
 }
@@ -298,7 +298,7 @@ async fn retire(
         "UPDATE tasks SET current = false, state = COALESCE($2, state) \
          WHERE ticket_id = $1 AND kind = 1 AND current",
     )
-    .bind(&ticket.ticket_id)
+    .bind(ticket.ticket_id)
     .bind(state)
     .execute(tx)
     .await?;
@@ -318,7 +318,7 @@ async fn wait(
         "UPDATE tickets SET waiting_grid = $2, waiting_since = COALESCE(waiting_since, now()), \
            waiting_excluded = $3, waiting_trigger = $4 WHERE ticket_id = $1",
     )
-    .bind(&ticket.ticket_id)
+    .bind(ticket.ticket_id)
     .bind(&grid.code)
     .bind(excluded)
     .bind(trigger as i16)
@@ -340,6 +340,10 @@ async fn unroutable(
         fallback_grid_code: desk.map(|g| g.code.clone()).unwrap_or_default(),
         fallback_grid_level: desk.map(|g| g.level().proto() as i32).unwrap_or_default(),
     });
-    outbox::enqueue(tx, &outbox::new_event(PRODUCER, &ticket.ticket_id, body)).await?;
+    outbox::enqueue(
+        tx,
+        &outbox::new_event(PRODUCER, &ticket.ticket_id.to_string(), body),
+    )
+    .await?;
     Ok(())
 }

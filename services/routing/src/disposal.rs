@@ -3,7 +3,7 @@
 //! made in `api::dispose` under the ticket's row lock.
 
 use chrono::{DateTime, Duration, Utc};
-use gridloop_lifecycle::DisposalKind;
+use gridloop_lifecycle::{DisposalKind, TicketId};
 use gridloop_platform::ApiError;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::{from_ts, ts};
@@ -138,7 +138,7 @@ impl Report {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DisposalRow {
     pub disposal_id: Uuid,
-    pub ticket_id: String,
+    pub ticket_id: TicketId,
     pub task_id: i64,
     pub worker_id: Uuid,
     pub grid_code: String,
@@ -162,7 +162,7 @@ impl DisposalRow {
     pub fn to_proto(&self) -> pb::Disposal {
         pb::Disposal {
             disposal_id: self.disposal_id.to_string(),
-            ticket_id: self.ticket_id.clone(),
+            ticket_id: self.ticket_id.to_string(),
             worker_id: self.worker_id.to_string(),
             grid_code: self.grid_code.clone(),
             disposal_type: i32::from(self.disposal_type),
@@ -199,7 +199,7 @@ pub async fn insert(tx: &mut PgConnection, d: &DisposalRow) -> Result<(), sqlx::
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )))
     .bind(d.disposal_id)
-    .bind(&d.ticket_id)
+    .bind(d.ticket_id)
     .bind(d.task_id)
     .bind(d.worker_id)
     .bind(&d.grid_code)

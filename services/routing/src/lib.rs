@@ -28,15 +28,15 @@
 //!
 //! Modules: [`api`] (gRPC edge), [`dispatch`] / [`decide`] / [`resolve`] / [`pick`] (the decision) over
 //! [`index`] (the grid tree and rules in memory, kept current through `grid_version`),
-//! [`events`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`],
+//! [`consume`] (consumer), and the stores [`grids`], [`workers`], [`rules`], [`tickets`],
 //! [`disposal`].
 
 pub mod api;
+pub mod consume;
 pub mod decide;
 pub mod dispatch;
 pub mod disposal;
 pub mod domain;
-pub mod events;
 pub mod geo;
 pub mod grids;
 pub mod index;
@@ -50,7 +50,7 @@ pub mod workers;
 
 use std::sync::Arc;
 
-use gridloop_lifecycle::Calendar;
+use gridloop_lifecycle::{Calendar, Kind};
 use gridloop_platform::service::Host;
 use gridloop_platform::{Config, Error};
 use gridloop_proto::v1::routing_service_server::RoutingServiceServer;
@@ -61,7 +61,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// How `routing verify` reads routing's view: every discovered or merged ticket.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
-    kinds: events::KINDS,
+    kinds: &Kind::names(consume::CONSUMES),
     view: gridloop_platform::verify::View::LoopStates {
         query: "SELECT ticket_id::text, loop_state FROM tickets",
         scope: gridloop_platform::verify::Scope::All,
@@ -99,7 +99,7 @@ impl App {
             index,
         } = self;
         host.spawn_relay();
-        host.spawn_consumer(&VIEW, events::Events::new(cal.clone(), index.clone()));
+        host.spawn_consumer(&VIEW, consume::Events::new(cal.clone(), index.clone()));
         let api = api::Api {
             pool: host.pool.clone(),
             cal,

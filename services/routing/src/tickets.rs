@@ -1,7 +1,7 @@
 //! Routing's view of each ticket and the tasks its dispatches created, in SQL.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::LoopState;
+use gridloop_lifecycle::{LoopState, TicketId};
 use gridloop_platform::Error;
 use gridloop_proto::v1::{Category, Deadlines, GeoPoint, Location, MaskedContact, Task};
 use sqlx::PgConnection;
@@ -13,7 +13,7 @@ use crate::resolve::Place;
 /// What routing knows of a ticket.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TicketRow {
-    pub ticket_id: String,
+    pub ticket_id: TicketId,
     pub loop_state: String,
     pub category_code: String,
     pub category_name: String,
@@ -53,7 +53,7 @@ pub const COLUMNS: &str = "ticket_id, loop_state::text AS loop_state, category_c
      attempt, dispose_by";
 
 /// Locks and reads the ticket's row; its events are then enqueued in commit order.
-pub async fn lock(tx: &mut PgConnection, id: &str) -> Result<Option<TicketRow>, sqlx::Error> {
+pub async fn lock(tx: &mut PgConnection, id: TicketId) -> Result<Option<TicketRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tickets WHERE ticket_id = $1 FOR UPDATE"
     )))
@@ -62,7 +62,11 @@ pub async fn lock(tx: &mut PgConnection, id: &str) -> Result<Option<TicketRow>, 
     .await
 }
 
-pub async fn save_state(tx: &mut PgConnection, id: &str, state: &LoopState) -> Result<(), Error> {
+pub async fn save_state(
+    tx: &mut PgConnection,
+    id: TicketId,
+    state: &LoopState,
+) -> Result<(), Error> {
     let json = serde_json::to_string(state).map_err(|e| Error::Event(e.to_string()))?;
     sqlx::query(
         "UPDATE tickets SET loop_state = $2::jsonb, updated_at = now() WHERE ticket_id = $1",
@@ -78,7 +82,7 @@ pub async fn save_state(tx: &mut PgConnection, id: &str, state: &LoopState) -> R
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TaskRow {
     pub id: i64,
-    pub ticket_id: String,
+    pub ticket_id: TicketId,
     pub kind: i16,
     pub state: i16,
     pub current: bool,
@@ -119,7 +123,7 @@ pub const TASK_SELECT: &str = "SELECT t.id, t.ticket_id, t.kind, t.state, t.curr
 impl TaskRow {
     pub fn to_proto(&self) -> Task {
         Task {
-            ticket_id: self.ticket_id.clone(),
+            ticket_id: self.ticket_id.to_string(),
             kind: i32::from(self.kind),
             state: i32::from(self.state),
             grid_code: self.grid_code.clone(),
@@ -164,7 +168,7 @@ impl TaskRow {
 /// The ticket's current HANDLE task, if a worker holds it.
 pub async fn current_handle(
     tx: &mut PgConnection,
-    ticket: &str,
+    ticket: TicketId,
 ) -> Result<Option<TaskRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{TASK_SELECT} WHERE t.ticket_id = $1 AND t.kind = {KIND_HANDLE} AND t.current"
@@ -177,7 +181,7 @@ pub async fn current_handle(
 /// The latest task of `worker` on `ticket` (HANDLE first), whatever its state.
 pub async fn latest_of(
     tx: &mut PgConnection,
-    ticket: &str,
+    ticket: TicketId,
     worker: Uuid,
 ) -> Result<Option<TaskRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -3,7 +3,7 @@
 //! is upserted with posts, [`redispatch_for`] dispatches them in the same transaction as the
 //! change, through [`dispatch::dispatch`] (which emits `dispatched`).
 
-use gridloop_lifecycle::{Event, apply};
+use gridloop_lifecycle::{Event, TicketId, apply};
 use gridloop_platform::Error;
 use gridloop_proto::v1::DispatchTrigger;
 use sqlx::{Connection, PgConnection};
@@ -19,7 +19,7 @@ use crate::{tickets, workers};
 pub const REDISPATCH_LIMIT: i64 = 50;
 
 /// A waiting ticket: where it waits, whom it keeps excluded, what dispatch left it waiting.
-type WaitingRow = (String, String, Option<Uuid>, Option<i16>);
+type WaitingRow = (TicketId, String, Option<Uuid>, Option<i16>);
 
 /// Dispatches, oldest first and at most [`REDISPATCH_LIMIT`], the waiting tickets whose grid
 /// `worker` serves: a grid they hold a post at, or their chief grid and anything below it (a
@@ -56,7 +56,7 @@ pub async fn redispatch_for(
     .await?;
     let mut done = 0;
     for (id, grid, excluded, trigger) in rows {
-        if redispatch_one(tx, index, ctx, &id, grid, excluded, trigger).await? {
+        if redispatch_one(tx, index, ctx, id, grid, excluded, trigger).await? {
             done += 1;
         }
     }
@@ -71,7 +71,7 @@ async fn redispatch_one(
     tx: &mut PgConnection,
     index: &Index,
     ctx: &Ctx<'_>,
-    id: &str,
+    id: TicketId,
     grid: String,
     excluded: Option<Uuid>,
     trigger: Option<i16>,
@@ -128,7 +128,7 @@ fn ticket_only(e: &Error) -> bool {
     }
 }
 
-async fn clear(tx: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+async fn clear(tx: &mut PgConnection, id: TicketId) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tickets SET waiting_grid = NULL, waiting_since = NULL, waiting_excluded = NULL, \
            waiting_trigger = NULL WHERE ticket_id = $1",

@@ -325,11 +325,12 @@ pub async fn tiers(
             capacity: r.10.unwrap_or_default(),
             open_tasks: i64::from(r.11.unwrap_or_default()),
         };
-        let tier = match post {
-            1 => 0,
-            2 => 1,
-            _ if at == grid.code => 2,
-            _ => match ancestors.iter().position(|a| a.code == at) {
+        let tier = match PostKind::from_i32(i32::from(post)) {
+            Some(PostKind::A) => 0,
+            Some(PostKind::B) => 1,
+            // A chief (no post).
+            None if at == grid.code => 2,
+            None => match ancestors.iter().position(|a| a.code == at) {
                 Some(k) => 3 + k,
                 None => continue,
             },

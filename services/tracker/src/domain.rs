@@ -1,12 +1,11 @@
 //! Values parsed at the edge and the mapping between the lifecycle's types and wire enums.
 
-use gridloop_lifecycle::SlaSpan;
+use gridloop_lifecycle::{SlaSpan, TicketId};
 use gridloop_platform::ApiError;
 use gridloop_proto::v1 as pb;
-use uuid::Uuid;
 
-pub fn ticket_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
+pub fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    TicketId::parse(raw.trim()).map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
 }
 
 pub use gridloop_platform::convert::state_pb;

@@ -3,11 +3,10 @@
 //! the new one fires again when it passes.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::{Calendar, SlaSpan};
+use gridloop_lifecycle::{Calendar, SlaSpan, TicketId};
 use gridloop_platform::ApiError;
 use gridloop_proto::v1 as pb;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::domain::{in_scope, kind_name, state_pb};
 use crate::queries;
@@ -24,7 +23,7 @@ pub enum Move {
 /// A validated extension.
 #[derive(Debug, Clone)]
 pub struct Grant {
-    pub ticket: Uuid,
+    pub ticket: TicketId,
     pub kind: pb::DeadlineKind,
     pub by: Move,
     pub reason: String,

@@ -2,7 +2,7 @@
 //! `TICKETS` stream and replays it through the `lifecycle` rules, so it knows where every
 //! ticket stands, how long each step took and who must be chased.
 //!
-//! - **Timeline** ([`events`]): every event, applied or not, with time, kind, producer, actor
+//! - **Timeline** ([`consume`]): every event, applied or not, with time, kind, producer, actor
 //!   (ids only; digit runs that could be a phone number are masked), grid and a one-line
 //!   summary — the append-only audit trail.
 //! - **Violations**: an event the rules reject is recorded and published as
@@ -22,10 +22,10 @@
 
 mod api;
 pub mod clock;
+pub mod consume;
 mod domain;
 mod error;
 pub mod escalate;
-pub mod events;
 mod extension;
 pub mod firing;
 mod gauges;
@@ -38,7 +38,7 @@ mod translate;
 
 use std::sync::Arc;
 
-use gridloop_lifecycle::Calendar;
+use gridloop_lifecycle::{Calendar, Kind};
 use gridloop_platform::service::Host;
 use gridloop_platform::{Config, Error};
 use gridloop_proto::v1::tracker_service_server::TrackerServiceServer;
@@ -52,9 +52,12 @@ pub use settings::Settings;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// The tracker consumes every event kind.
+pub const CONSUMES: [Kind; 14] = Kind::ALL;
+
 /// How `tracker verify` reads the tracker's view: every ticket, from every event.
 pub const VIEW: gridloop_platform::verify::Spec = gridloop_platform::verify::Spec {
-    kinds: &[],
+    kinds: &Kind::names(CONSUMES),
     view: gridloop_platform::verify::View::LoopStates {
         query: "SELECT ticket_id::text, loop_state FROM tickets",
         scope: gridloop_platform::verify::Scope::All,
@@ -126,7 +129,7 @@ impl App {
         // stream's order.
         host.spawn_consumer(
             &VIEW,
-            events::Tracker {
+            consume::Tracker {
                 clock: clock.clone(),
                 settings,
                 calendar: calendar.clone(),

@@ -2,6 +2,7 @@
 //! (never offsets) so that rows written while a reader pages are neither skipped nor repeated.
 
 use chrono::{DateTime, Utc};
+use gridloop_lifecycle::TicketId;
 use gridloop_platform::ApiError;
 use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
@@ -73,7 +74,7 @@ struct EntryRow {
 /// A page of a ticket's timeline, oldest first; `None` when the tracker never heard of it.
 pub async fn timeline(
     pool: &PgPool,
-    id: Uuid,
+    id: TicketId,
     after: Option<i64>,
     size: i64,
 ) -> Result<Option<(Vec<pb::TimelineEntry>, String)>, Error> {
@@ -193,7 +194,7 @@ pub struct OverdueQuery {
 #[derive(sqlx::FromRow)]
 struct OverdueRow {
     id: i64,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     kind: i32,
     due_at: DateTime<Utc>,
     grid_code: String,
@@ -210,17 +211,17 @@ pub async fn overdue(
     pool: &PgPool,
     q: &OverdueQuery,
 ) -> Result<(Vec<pb::OverdueTicket>, String), Error> {
-    let mut rows: Vec<OverdueRow> = sqlx::query_as(
+    let mut rows: Vec<OverdueRow> = sqlx::query_as(concat!(
         "SELECT t.id, t.ticket_id, t.kind, t.due_at, k.grid_code, k.worker_id, k.loop_state, \
            k.escalation_level, k.category_code, k.category_name, k.urgency \
          FROM timers t JOIN tickets k ON k.ticket_id = t.ticket_id \
          WHERE t.met_at IS NULL AND t.cancelled_at IS NULL AND t.due_at <= $1 \
            AND ($2::integer IS NULL OR t.kind = $2) \
-           AND ($3::text[] IS NULL OR EXISTS \
-                (SELECT 1 FROM unnest($3::text[]) AS root WHERE starts_with(k.grid_code, root))) \
-           AND ($4::timestamptz IS NULL OR (t.due_at, t.id) > ($4, $5::bigint)) \
+           AND ($3::text[] IS NULL OR ",
+        gridloop_platform::scope_sql!("k.grid_code", "$3"),
+        ") AND ($4::timestamptz IS NULL OR (t.due_at, t.id) > ($4, $5::bigint)) \
          ORDER BY t.due_at, t.id LIMIT $6",
-    )
+    ))
     .bind(q.now)
     .bind(q.kind)
     .bind(q.roots.as_ref())
@@ -260,7 +261,7 @@ pub async fn overdue(
 struct ViolationRow {
     id: i64,
     event_id: Uuid,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     attempted: String,
     from_state: i32,
     reason: String,

@@ -1,7 +1,7 @@
 //! The tracker's tables for tickets, the timeline and violations.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::LoopState;
+use gridloop_lifecycle::{LoopState, TicketId};
 use gridloop_proto::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use crate::error::Error;
 /// The tracker's record of one ticket.
 #[derive(Debug, Clone)]
 pub struct Ticket {
-    pub id: Uuid,
+    pub id: TicketId,
     pub loop_state: LoopState,
     pub category_code: String,
     pub category_name: String,
@@ -19,7 +19,7 @@ pub struct Ticket {
     pub grid_code: String,
     pub grid_level: i32,
     pub worker_id: String,
-    pub parent_ticket_id: Option<Uuid>,
+    pub parent_ticket_id: Option<TicketId>,
     pub escalation_level: i32,
     pub escalation_grid: String,
     pub escalation_step: i32,
@@ -28,7 +28,7 @@ pub struct Ticket {
 
 #[derive(sqlx::FromRow)]
 struct TicketRow {
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     loop_state: serde_json::Value,
     category_code: String,
     category_name: String,
@@ -36,7 +36,7 @@ struct TicketRow {
     grid_code: String,
     grid_level: i32,
     worker_id: String,
-    parent_ticket_id: Option<Uuid>,
+    parent_ticket_id: Option<TicketId>,
     escalation_level: i32,
     escalation_grid: String,
     escalation_step: i32,
@@ -69,7 +69,7 @@ impl TryFrom<TicketRow> for Ticket {
 }
 
 impl Ticket {
-    pub fn new(id: Uuid) -> Ticket {
+    pub fn new(id: TicketId) -> Ticket {
         Ticket {
             id,
             loop_state: LoopState::new(),
@@ -90,7 +90,7 @@ impl Ticket {
 
 /// The ticket, its row locked until the transaction ends (so that its outbox rows keep commit
 /// order and a timer cannot fire for it while an event is being applied).
-pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Error> {
+pub async fn lock(tx: &mut PgConnection, id: TicketId) -> Result<Option<Ticket>, Error> {
     let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tickets WHERE ticket_id = $1 FOR UPDATE"
     )))
@@ -100,7 +100,7 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Err
     row.map(Ticket::try_from).transpose()
 }
 
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Ticket>, Error> {
+pub async fn get(conn: &mut PgConnection, id: TicketId) -> Result<Option<Ticket>, Error> {
     let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tickets WHERE ticket_id = $1"
     )))
@@ -144,7 +144,7 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub event_id: Uuid,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub kind: String,
     pub occurred_at: DateTime<Utc>,
     pub producer: String,
@@ -211,7 +211,7 @@ pub async fn record_violation(
 /// Records an event another service refused or could not apply, from its `ticket.violation`.
 pub async fn record_refusal(
     tx: &mut PgConnection,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     v: &pb::TicketViolation,
     occurred_at: DateTime<Utc>,
     recorded_at: DateTime<Utc>,

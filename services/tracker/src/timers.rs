@@ -10,10 +10,9 @@
 //! - `closed` and `merged` stop every clock.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::Calendar;
+use gridloop_lifecycle::{Calendar, TicketId};
 use gridloop_proto::v1::{DeadlineKind, ticket_event::Body};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::error::Error;
 use crate::sla;
@@ -23,7 +22,7 @@ use crate::store::Ticket;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Timer {
     pub id: i64,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub kind: i32,
     pub started_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
@@ -52,7 +51,7 @@ impl Timer {
 /// Starts a clock (replacing the live one of the same kind) due at `due_at`.
 pub async fn start(
     tx: &mut PgConnection,
-    ticket: Uuid,
+    ticket: TicketId,
     kind: DeadlineKind,
     started_at: DateTime<Utc>,
     due_at: DateTime<Utc>,
@@ -71,7 +70,7 @@ pub async fn start(
 /// Marks the live clock of `kind` met at `at`.
 pub async fn meet(
     tx: &mut PgConnection,
-    ticket: Uuid,
+    ticket: TicketId,
     kind: DeadlineKind,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
@@ -90,7 +89,7 @@ pub async fn meet(
 /// Stops the live clock of `kind` (every live clock when `None`).
 pub async fn stop(
     tx: &mut PgConnection,
-    ticket: Uuid,
+    ticket: TicketId,
     kind: Option<DeadlineKind>,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
@@ -110,7 +109,7 @@ pub async fn stop(
 /// The live clock of `kind`, locked.
 pub async fn live(
     tx: &mut PgConnection,
-    ticket: Uuid,
+    ticket: TicketId,
     kind: DeadlineKind,
 ) -> Result<Option<Timer>, Error> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -124,7 +123,7 @@ pub async fn live(
 }
 
 /// The latest clock of each kind, respond first.
-pub async fn latest(conn: &mut PgConnection, ticket: Uuid) -> Result<Vec<Timer>, Error> {
+pub async fn latest(conn: &mut PgConnection, ticket: TicketId) -> Result<Vec<Timer>, Error> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT ON (kind) {COLUMNS} FROM timers WHERE ticket_id = $1 \
          ORDER BY kind, id DESC"
@@ -134,7 +133,11 @@ pub async fn latest(conn: &mut PgConnection, ticket: Uuid) -> Result<Vec<Timer>,
     .await?)
 }
 
-async fn has_any(tx: &mut PgConnection, ticket: Uuid, kind: DeadlineKind) -> Result<bool, Error> {
+async fn has_any(
+    tx: &mut PgConnection,
+    ticket: TicketId,
+    kind: DeadlineKind,
+) -> Result<bool, Error> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM timers WHERE ticket_id = $1 AND kind = $2)",
     )

@@ -2,8 +2,8 @@
 //! kinds), who acted, which grid is involved and a one-line summary for the timeline. Nothing
 //! here keeps a phone number: actors are ids, and text passes [`mask_digits`].
 
-use gridloop_lifecycle::{Event, ExemptionKind, Rating};
-use gridloop_platform::convert::{lifecycle_step, rating};
+use gridloop_lifecycle::{Event, Rating};
+use gridloop_platform::convert::{exemption_kind, lifecycle_step, rating};
 use gridloop_proto::v1 as pb;
 use pb::ticket_event::Body;
 
@@ -44,12 +44,11 @@ fn short(text: &str) -> String {
     t
 }
 
-/// Reads `body`, produced by `producer`. `None` when the event has no body.
-pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
+/// Reads `body`, produced by `producer`.
+pub fn read(producer: &str, body: &Body) -> Reading {
     let worker = pb::ActorRole::Worker;
     let system = pb::ActorRole::System;
     let service_actor = (producer.to_owned(), system);
-    let body = body?;
     let ((actor_id, actor_role), grid_code, summary) = match body {
         Body::Discovered(d) => {
             let by = actor(d.submitted_by.as_ref());
@@ -164,10 +163,7 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
         Body::Closed(c) => {
             let (who, text) = match &c.basis {
                 Some(pb::ticket_closed::Basis::Exemption(e)) => {
-                    let kind = match pb::ExemptionKind::try_from(e.kind) {
-                        Ok(pb::ExemptionKind::UnresolvableConfirmed) => ExemptionKind::Unresolvable,
-                        _ => ExemptionKind::CitizenUnreachable,
-                    };
+                    let kind = exemption_kind(e.kind);
                     (
                         actor(e.approved_by.as_ref()),
                         format!("销号 (豁免 {}: {})", kind.name(), short(&e.reason)),
@@ -215,11 +211,11 @@ pub fn read(producer: &str, body: Option<&Body>) -> Option<Reading> {
             format!("违规事件 {}: {}", v.attempted, short(&v.reason)),
         ),
     };
-    Some(Reading {
+    Reading {
         step: lifecycle_step(body),
         actor_id: mask_digits(&actor_id),
         actor_role,
         grid_code,
         summary: mask_digits(&summary),
-    })
+    }
 }

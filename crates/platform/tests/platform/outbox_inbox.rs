@@ -29,7 +29,11 @@ async fn committed_events_arrive_once_in_commit_order_and_rollbacks_never() {
     // Interleave committed and rolled-back transactions.
     let mut expected = Vec::new();
     for (i, t) in tickets(40).into_iter().enumerate() {
-        let ev = outbox::new_event("test", &t, Body::Accepted(TicketAccepted::default()));
+        let ev = outbox::new_event(
+            "test",
+            &ticket(&t),
+            Body::Accepted(TicketAccepted::default()),
+        );
         let mut tx = svc.pool.begin().await.unwrap();
         outbox::enqueue(&mut tx, &ev).await.unwrap();
         if i % 5 == 4 {
@@ -384,5 +388,40 @@ async fn an_idle_relay_is_woken_by_the_commit_not_by_its_poll() {
     })
     .await;
     assert_eq!(applied(&svc.pool).await, expected);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn an_event_of_a_ticket_id_that_is_not_a_uuid_is_acknowledged_without_a_handler() {
+    let env = TestEnv::new().await;
+    let svc = service(&env, "obx").await;
+    let bad = outbox::new_event(
+        "test",
+        "not-a-uuid",
+        Body::Accepted(TicketAccepted::default()),
+    );
+    let mut tx = svc.pool.begin().await.unwrap();
+    outbox::enqueue(&mut tx, &bad).await.unwrap();
+    tx.commit().await.unwrap();
+    let expected = enqueue_committed(&svc.pool, &tickets(3)).await;
+
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        Relay::new(svc.pool.clone(), svc.bus.clone(), RelayOptions::default()).run(stop.clone()),
+    );
+    spawn_recorder(&svc, &stop);
+    wait_for("the valid events applied", WAIT, || async {
+        applied(&svc.pool).await.len() >= expected.len()
+    })
+    .await;
+    // Never handed to the handler, not dead-lettered, and recorded so it is read once.
+    assert_eq!(applied(&svc.pool).await, expected);
+    assert!(inbox::dead_letters(&svc.pool, 10).await.unwrap().is_empty());
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
+        .bind(uuid::Uuid::parse_str(&bad.event_id).unwrap())
+        .fetch_one(&svc.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1);
     stop.cancel();
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use gridloop_platform::inbox::{Consumer, ConsumerOptions, Handler};
+use gridloop_platform::inbox::{Consumer, ConsumerOptions, Envelope, Handler};
 use gridloop_platform::nats::Bus;
 use gridloop_platform::outbox;
 use gridloop_platform::testing::TestEnv;
 use gridloop_platform::{Config, db};
+use gridloop_proto::v1::TicketAccepted;
 use gridloop_proto::v1::ticket_event::Body;
-use gridloop_proto::v1::{TicketAccepted, TicketEvent};
 use sqlx::migrate::Migrator;
 use sqlx::{PgConnection, PgPool};
 use tokio::io::copy_bidirectional;
@@ -20,6 +20,15 @@ use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./tests/migrations");
 
+/// The ticket id the tests call `name`: a UUID spelling the name, so a test reads as before
+/// and the inbox sees a valid ticket id.
+pub fn ticket(name: &str) -> String {
+    let mut bytes = [0u8; 16];
+    let n = name.len().min(16);
+    bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
 /// Records every event it is given; refuses tickets named "poison".
 #[derive(Clone)]
 pub struct Recorder;
@@ -27,13 +36,13 @@ pub struct Recorder;
 impl Handler for Recorder {
     type Error = String;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), String> {
-        if event.ticket_id == "poison" {
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), String> {
+        if event.ticket_id.to_string() == ticket("poison") {
             return Err("this ticket cannot be applied".into());
         }
         sqlx::query("INSERT INTO applied (event_id, ticket_id) VALUES ($1, $2)")
-            .bind(&event.event_id)
-            .bind(&event.ticket_id)
+            .bind(event.event_id.to_string())
+            .bind(event.ticket_id.to_string())
             .execute(&mut *tx)
             .await
             .map_err(|e| e.to_string())?;
@@ -51,8 +60,8 @@ pub struct Flaky {
 impl Handler for Flaky {
     type Error = String;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), String> {
-        if event.ticket_id == "flaky"
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), String> {
+        if event.ticket_id.to_string() == ticket("flaky")
             && self
                 .failures
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -97,12 +106,16 @@ pub fn spawn_recorder(svc: &Svc, stop: &CancellationToken) {
     tokio::spawn(consumer.run(stop.clone()));
 }
 
-/// Enqueues one event per ticket id, each in its own committed transaction; returns the ids
-/// in commit order.
+/// Enqueues one event per ticket name ([`ticket`]), each in its own committed transaction;
+/// returns the event ids in commit order.
 pub async fn enqueue_committed(pool: &PgPool, tickets: &[String]) -> Vec<String> {
     let mut ids = Vec::new();
     for t in tickets {
-        let ev = outbox::new_event("test", t, Body::Accepted(TicketAccepted::default()));
+        let ev = outbox::new_event(
+            "test",
+            &ticket(t),
+            Body::Accepted(TicketAccepted::default()),
+        );
         let mut tx = pool.begin().await.unwrap();
         outbox::enqueue(&mut tx, &ev).await.unwrap();
         tx.commit().await.unwrap();

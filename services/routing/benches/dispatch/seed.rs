@@ -311,20 +311,21 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
     let (mut tid, mut twork, mut tgrid) = (Vec::new(), Vec::new(), Vec::new());
     for (worker, n) in &w.open {
         for _ in 0..*n {
-            tid.push(format!("seed-{}", tid.len()));
+            // Ticket ids are UUIDs; the seeded ones sit far above the measured ones.
+            tid.push(uuid::Uuid::from_u128((1 << 64) + tid.len() as u128));
             twork.push(*worker);
             tgrid.push(post_grid[worker].clone());
         }
     }
     sqlx::query(
-        "INSERT INTO tickets (ticket_id, loop_state) SELECT id, '{}'::jsonb FROM unnest($1::text[]) id",
+        "INSERT INTO tickets (ticket_id, loop_state) SELECT id, '{}'::jsonb FROM unnest($1::uuid[]) id",
     )
     .bind(&tid)
     .execute(&mut *db)
     .await?;
     sqlx::query(
         "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id) \
-         SELECT id, 1, 1, grid, worker FROM unnest($1::text[], $2::uuid[], $3::text[]) \
+         SELECT id, 1, 1, grid, worker FROM unnest($1::uuid[], $2::uuid[], $3::text[]) \
            AS t(id, worker, grid)",
     )
     .bind(&tid)

@@ -12,9 +12,9 @@ use gridloop_proto::v1::*;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::Api;
 use super::retry::{TxError, retrying};
 use super::tasks::{locked, me, own_task, refused};
+use super::{Api, ticket_id};
 use crate::dispatch::PRODUCER;
 use crate::disposal::{self, DisposalRow, Report};
 use crate::domain::task_state;
@@ -50,6 +50,7 @@ impl Api {
         id: &str,
         report: &Report,
     ) -> Result<SubmitDisposalResponse, TxError> {
+        let id = ticket_id(id)?;
         let mut tx = self.pool.begin().await?;
         let (_, state) = locked(&mut tx, id).await?;
         let task = own_task(&mut tx, id, worker).await?;
@@ -71,7 +72,7 @@ impl Api {
         .map_err(refused)?;
         let row = DisposalRow {
             disposal_id: Uuid::now_v7(),
-            ticket_id: id.to_owned(),
+            ticket_id: id,
             task_id: task.id,
             worker_id: worker,
             grid_code: task.grid_code.clone(),
@@ -85,7 +86,7 @@ impl Api {
         tickets::save_state(&mut tx, id, &next).await?;
         tickets::set_task_state(&mut tx, task.id, task_state::DISPOSED, None).await?;
         disposal::insert(&mut tx, &row).await?;
-        let event = outbox::new_event(PRODUCER, id, Body::Disposed(row.event()));
+        let event = outbox::new_event(PRODUCER, &id.to_string(), Body::Disposed(row.event()));
         outbox::enqueue(&mut tx, &event).await?;
         let task = tickets::task_by_id(&mut tx, task.id).await?;
         tx.commit().await?;

@@ -61,6 +61,12 @@ async fn require_scope(tx: &mut PgConnection, caller: &Caller, grid: &str) -> Re
     }
 }
 
+/// A requested ticket id; INVALID_ARGUMENT naming `ticket_id` when it is not a UUID.
+fn ticket_id(raw: &str) -> Result<gridloop_lifecycle::TicketId, ApiError> {
+    gridloop_lifecycle::TicketId::parse(raw)
+        .map_err(|_| ApiError::invalid("ticket_id", "not a UUID"))
+}
+
 fn parse_uuid(field: &str, v: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(v).map_err(|_| ApiError::invalid(field, "not a UUID"))
 }

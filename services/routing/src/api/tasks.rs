@@ -2,7 +2,7 @@
 //! Every step locks the ticket's row, then is checked with the lifecycle rules against
 //! routing's own view of the ticket before anything is written.
 
-use gridloop_lifecycle::{Event, LoopState, Violation, apply};
+use gridloop_lifecycle::{Event, LoopState, TicketId, Violation, apply};
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_platform::{ApiError, outbox};
 use gridloop_proto::v1::ticket_event::Body;
@@ -12,7 +12,7 @@ use tonic::Request;
 use uuid::Uuid;
 
 use super::retry::{TxError, retrying};
-use super::{Api, in_scope, parse_uuid};
+use super::{Api, in_scope, parse_uuid, ticket_id};
 use crate::dispatch::{self, Ctx, PRODUCER, RETURN_LIMIT, Target};
 use crate::domain::{KIND_HANDLE, Page, task_state};
 use crate::grids;
@@ -30,9 +30,8 @@ pub(super) fn me(caller: &Caller) -> Result<Uuid, ApiError> {
 /// Locks the ticket; NOT_FOUND when routing has never seen it.
 pub(super) async fn locked(
     tx: &mut PgConnection,
-    id: &str,
+    id: TicketId,
 ) -> Result<(TicketRow, LoopState), TxError> {
-    parse_uuid("ticket_id", id)?;
     let t = tickets::lock(tx, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("ticket {id}")))?;
@@ -44,7 +43,7 @@ pub(super) async fn locked(
 /// theirs, FAILED_PRECONDITION naming its state when it no longer stands.
 pub(super) async fn own_task(
     tx: &mut PgConnection,
-    ticket: &str,
+    ticket: TicketId,
     worker: Uuid,
 ) -> Result<TaskRow, ApiError> {
     let task = tickets::latest_of(tx, ticket, worker)
@@ -137,7 +136,7 @@ impl Api {
     ) -> Result<GetTaskResponse, ApiError> {
         let caller = Caller::of(&req)?.clone();
         caller.require(&[Role::Worker, Role::Supervisor, Role::Admin])?;
-        let id = &req.get_ref().ticket_id;
+        let id = ticket_id(&req.get_ref().ticket_id)?;
         let mut tx = self.pool.begin().await?;
         locked(&mut tx, id).await?;
         let task = if caller.role == Role::Worker {
@@ -163,11 +162,11 @@ impl Api {
         let caller = Caller::of(&req)?.clone();
         caller.require(&[Role::Worker])?;
         let worker = me(&caller)?;
-        let id = &req.get_ref().ticket_id;
+        let id = ticket_id(&req.get_ref().ticket_id)?;
         retrying(|| self.accept_once(worker, id)).await
     }
 
-    async fn accept_once(&self, worker: Uuid, id: &str) -> Result<AcceptTaskResponse, TxError> {
+    async fn accept_once(&self, worker: Uuid, id: TicketId) -> Result<AcceptTaskResponse, TxError> {
         let mut tx = self.pool.begin().await?;
         let (_, state) = locked(&mut tx, id).await?;
         let task = own_task(&mut tx, id, worker).await?;
@@ -192,7 +191,7 @@ impl Api {
             attempt: task.attempt as u32,
             on_time: task.respond_by.is_none_or(|r| now <= r),
         });
-        outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, id, body)).await?;
+        outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &id.to_string(), body)).await?;
         let task = tickets::task_by_id(&mut tx, task.id).await?;
         tx.commit().await?;
         tracing::info!(%worker, "accepted");
@@ -234,14 +233,15 @@ impl Api {
         reason: ReturnReason,
         text: &str,
     ) -> Result<ReturnTaskResponse, TxError> {
+        let id = ticket_id(&r.ticket_id)?;
         let mut tx = self.pool.begin().await?;
-        let (ticket, state) = locked(&mut tx, &r.ticket_id).await?;
-        let task = own_task(&mut tx, &r.ticket_id, worker).await?;
+        let (ticket, state) = locked(&mut tx, id).await?;
+        let task = own_task(&mut tx, id, worker).await?;
         let event = Event::Returned {
             reason: reason.as_str_name().to_owned(),
         };
         let next = apply(&state, &event).map_err(refused)?;
-        tickets::save_state(&mut tx, &r.ticket_id, &next).await?;
+        tickets::save_state(&mut tx, id, &next).await?;
         // The task is retired by the dispatch below, under the workers' locks taken in order.
         let body = Body::Returned(TicketReturned {
             worker_id: worker.to_string(),
@@ -250,7 +250,7 @@ impl Api {
             reason_text: text.to_owned(),
             return_count: next.return_count,
         });
-        outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &r.ticket_id, body)).await?;
+        outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &id.to_string(), body)).await?;
         let target = if next.return_count >= RETURN_LIMIT {
             Target::TownDesk {
                 grid: task.grid_code.clone(),
@@ -311,16 +311,15 @@ impl Api {
         r: &TransferTaskRequest,
         reason: &str,
     ) -> Result<TransferTaskResponse, TxError> {
+        let id = ticket_id(&r.ticket_id)?;
         let mut tx = self.pool.begin().await?;
-        let (ticket, state) = locked(&mut tx, &r.ticket_id).await?;
+        let (ticket, state) = locked(&mut tx, id).await?;
         let task = if caller.role == Role::Worker {
-            own_task(&mut tx, &r.ticket_id, me(caller)?).await?
+            own_task(&mut tx, id, me(caller)?).await?
         } else {
-            let t = tickets::current_handle(&mut tx, &r.ticket_id)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::precondition("no worker holds the ticket", state.state.name())
-                })?;
+            let t = tickets::current_handle(&mut tx, id).await?.ok_or_else(|| {
+                ApiError::precondition("no worker holds the ticket", state.state.name())
+            })?;
             if !in_scope(&mut tx, caller, &t.grid_code).await? {
                 return Err(ApiError::PermissionDenied(format!(
                     "grid {} is outside your scope",
@@ -345,7 +344,7 @@ impl Api {
             },
         )
         .map_err(refused)?;
-        tickets::save_state(&mut tx, &r.ticket_id, &next).await?;
+        tickets::save_state(&mut tx, id, &next).await?;
         // The task is retired by the dispatch below, under the workers' locks taken in order.
         let role = match caller.role {
             Role::Worker => ActorRole::Worker,
@@ -362,7 +361,7 @@ impl Api {
             }),
             reason: reason.to_owned(),
         });
-        outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &r.ticket_id, body)).await?;
+        outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &id.to_string(), body)).await?;
         let ctx = Ctx {
             cal: &self.cal,
             now: gridloop_platform::clock::now(),

@@ -118,7 +118,7 @@ async fn returns_transfers_accepts_and_dispatches_racing_on_two_workers_all_sett
 
     let mut db = db(&svc).await;
     // Every ticket has exactly one standing HANDLE task: none lost, none doubled.
-    let standing: Vec<(String, i64)> = sqlx::query_as(
+    let standing: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
         "SELECT k.ticket_id, count(t.id) FROM tickets k \
          LEFT JOIN tasks t ON t.ticket_id = k.ticket_id AND t.kind = 1 AND t.current \
          GROUP BY k.ticket_id",

@@ -214,7 +214,7 @@ async fn a_return_and_a_disposal_sent_together_have_exactly_one_winner() {
             (Ok(_), Err(e)) => {
                 refused_naming(&e, "RETURNED");
                 let n: i64 =
-                    sqlx::query_scalar("SELECT count(*) FROM disposals WHERE ticket_id = $1")
+                    sqlx::query_scalar("SELECT count(*) FROM disposals WHERE ticket_id = $1::uuid")
                         .bind(&t)
                         .fetch_one(&mut db(&svc).await)
                         .await

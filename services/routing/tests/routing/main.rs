@@ -6,6 +6,7 @@ mod contention;
 mod dispatch;
 mod disposal;
 mod index;
+mod migration;
 mod scope;
 mod support;
 mod tasks;

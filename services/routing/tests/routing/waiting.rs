@@ -33,7 +33,7 @@ async fn unroutable(svc: &Svc, ticket: &str) {
 
 async fn tasks_of(svc: &Svc, ticket: &str) -> i64 {
     let mut c = db(svc).await;
-    sqlx::query_scalar("SELECT count(*) FROM tasks WHERE ticket_id = $1")
+    sqlx::query_scalar("SELECT count(*) FROM tasks WHERE ticket_id = $1::uuid")
         .bind(ticket)
         .fetch_one(&mut c)
         .await

@@ -11,51 +11,46 @@
 //!   that lagged closure — cannot take it: the repeat is split off as a ticket of its own
 //!   ([`crate::split`]), so nothing the citizen said is lost.
 
-use chrono::Utc;
-use gridloop_lifecycle::{Event, LoopState, apply};
+use gridloop_lifecycle::{Event, Kind, LoopState, TicketId, apply};
 use gridloop_platform::Error;
 use gridloop_platform::convert::state_pb;
-use gridloop_platform::inbox::{Handler, report_refusal};
-use gridloop_proto::from_ts;
+use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
 use gridloop_proto::v1::ticket_event::Body;
-use gridloop_proto::v1::{LifecycleState, TicketEvent, TicketMerged};
+use gridloop_proto::v1::{LifecycleState, TicketMerged};
 use sqlx::PgConnection;
-use uuid::Uuid;
-
-use gridloop_proto::EVENT_KINDS;
 
 use crate::loop_view::{self, Loop};
 use crate::submit::PRODUCER;
 use crate::{loop_facts, split};
 
-/// The kinds intake consumes: every lifecycle event (the tracker's violations are its own
-/// business and change no state).
-pub const KINDS: &[&str] = EVENT_KINDS.split_at(EVENT_KINDS.len() - 1).0;
-const _: () = assert!(matches!(
-    EVENT_KINDS[EVENT_KINDS.len() - 1].as_bytes(),
-    b"violation"
-));
+/// The kinds intake consumes: every kind but `violation` (the tracker's violations are its
+/// own business and change no state).
+pub const CONSUMES: [Kind; 13] = [
+    Kind::Discovered,
+    Kind::Merged,
+    Kind::Dispatched,
+    Kind::Accepted,
+    Kind::Returned,
+    Kind::Transferred,
+    Kind::Unroutable,
+    Kind::Disposed,
+    Kind::FeedbackRecorded,
+    Kind::Closed,
+    Kind::Reopened,
+    Kind::Overdue,
+    Kind::Escalated,
+];
 
-/// The inbox handler of [`KINDS`].
+/// The inbox handler of [`CONSUMES`].
 pub struct Follow;
 
 impl Handler for Follow {
     type Error = Error;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        let Ok(id) = Uuid::parse_str(&event.ticket_id) else {
-            tracing::warn!(ticket_id = %event.ticket_id, "event for a ticket id that is not a UUID; not applied");
-            return Ok(());
-        };
-        let Some(body) = event.body.as_ref() else {
-            tracing::warn!(%id, "event without a body; not applied");
-            return Ok(());
-        };
-        let at = event
-            .occurred_at
-            .as_ref()
-            .and_then(from_ts)
-            .unwrap_or_else(Utc::now);
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+        let id = event.ticket_id;
+        let body = &event.body;
+        let at = event.occurred_or(gridloop_platform::clock::now());
         let existing = loop_view::lock(tx, id).await?;
         let mut view = match (loop_facts::step(body), existing) {
             (None, Some(view)) => view,
@@ -114,11 +109,11 @@ impl Handler for Follow {
 /// The parent's side of a merge: one more repeat while it is open; a split otherwise.
 async fn parent_side(
     tx: &mut PgConnection,
-    event: &TicketEvent,
-    child: Uuid,
+    event: &Envelope,
+    child: TicketId,
     m: &TicketMerged,
 ) -> Result<(), Error> {
-    let Ok(parent_id) = Uuid::parse_str(&m.parent_ticket_id) else {
+    let Ok(parent_id) = TicketId::parse(&m.parent_ticket_id) else {
         tracing::warn!(%child, parent = %m.parent_ticket_id, "merge names a parent that is not a UUID");
         return Ok(());
     };

@@ -5,13 +5,10 @@
 //! close. Each event is checked with the lifecycle rules like any other step; the inbox makes
 //! a redelivered event a no-op.
 
-use gridloop_lifecycle::{LoopState, apply};
-use gridloop_platform::convert::lifecycle_step;
-use gridloop_platform::inbox::{Handler, report_refusal};
+use gridloop_lifecycle::{LoopState, TicketId, apply};
+use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
 use gridloop_proto::from_ts;
-use gridloop_proto::v1::{
-    LifecycleState, TicketDispatched, TicketDisposed, TicketEvent, ticket_event::Body,
-};
+use gridloop_proto::v1::{LifecycleState, TicketDispatched, TicketDisposed, ticket_event::Body};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -26,13 +23,10 @@ pub struct View;
 impl Handler for View {
     type Error = Error;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        let Ok(id) = Uuid::parse_str(&event.ticket_id) else {
-            tracing::warn!(ticket_id = %event.ticket_id, "event for a ticket id that is not a UUID; ignored");
-            return Ok(());
-        };
-        // Only the kinds closure consumes arrive here (`CONSUMED`).
-        let Some(step) = event.body.as_ref().and_then(lifecycle_step) else {
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+        let id = event.ticket_id;
+        // Only the kinds closure consumes arrive here (`CONSUMES`), each a lifecycle step.
+        let Some(step) = event.step() else {
             return Ok(());
         };
         let existing = store::lock(tx, id).await?;
@@ -40,7 +34,7 @@ impl Handler for View {
             (Some(t), _) => t,
             // Closure does not consume `discovered`: a ticket enters its view with its first
             // dispatch, from the state a discovered ticket has.
-            (None, Some(Body::Dispatched(d))) => first_dispatch(id, d),
+            (None, Body::Dispatched(d)) => first_dispatch(id, d),
             (None, _) => {
                 // Events are applied in stream order, so this is a ticket whose dispatch never
                 // was: reported, never dropped silently.
@@ -71,9 +65,9 @@ impl Handler for View {
         };
         ticket.loop_state = next;
         match &event.body {
-            Some(Body::Dispatched(d)) => take_dispatch(&mut ticket, d),
-            Some(Body::Transferred(t)) => ticket.grid_code = t.to_grid_code.clone(),
-            Some(Body::Disposed(d)) => {
+            Body::Dispatched(d) => take_dispatch(&mut ticket, d),
+            Body::Transferred(t) => ticket.grid_code = t.to_grid_code.clone(),
+            Body::Disposed(d) => {
                 // The ledger names the last disposer, and a new disposal round starts the
                 // callback attempts afresh.
                 ticket.last_disposer = d.worker_id.clone();
@@ -82,7 +76,7 @@ impl Handler for View {
             _ => {}
         }
         store::save(tx, &ticket).await?;
-        if let Some(Body::Disposed(d)) = &event.body {
+        if let Body::Disposed(d) = &event.body {
             store::insert_disposal(tx, &disposal_row(&ticket, event, d)).await?;
         }
         tracing::debug!(%id, kind = step.kind(), state = ticket.loop_state.state.name(), "view updated");
@@ -92,10 +86,8 @@ impl Handler for View {
 
 /// Closure's record of a disposal routing took, under routing's disposal id (the event id for
 /// an event without one), so both services name the same disposal.
-fn disposal_row(t: &Ticket, event: &TicketEvent, d: &TicketDisposed) -> DisposalRow {
-    let id = Uuid::parse_str(&d.disposal_id)
-        .or_else(|_| Uuid::parse_str(&event.event_id))
-        .unwrap_or_else(|_| Uuid::now_v7());
+fn disposal_row(t: &Ticket, event: &Envelope, d: &TicketDisposed) -> DisposalRow {
+    let id = Uuid::parse_str(&d.disposal_id).unwrap_or(event.event_id);
     DisposalRow {
         disposal_id: id,
         ticket_id: t.id,
@@ -108,14 +100,13 @@ fn disposal_row(t: &Ticket, event: &TicketEvent, d: &TicketDisposed) -> Disposal
             .disposed_at
             .as_ref()
             .and_then(from_ts)
-            .or_else(|| event.occurred_at.as_ref().and_then(from_ts))
-            .unwrap_or_else(chrono::Utc::now),
+            .unwrap_or_else(|| event.occurred_or(gridloop_platform::clock::now())),
         unresolvable_reason: d.unresolvable_reason.clone(),
         rework_count: i32::try_from(t.loop_state.rework_count).unwrap_or(i32::MAX),
     }
 }
 
-fn first_dispatch(id: Uuid, d: &TicketDispatched) -> Ticket {
+fn first_dispatch(id: TicketId, d: &TicketDispatched) -> Ticket {
     Ticket {
         id,
         loop_state: LoopState::new(),

@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
+use gridloop_lifecycle::TicketId;
 use gridloop_lifecycle::calendar::Calendar;
-use gridloop_platform::inbox::Handler;
-use gridloop_proto::from_ts;
-use gridloop_proto::v1::{TicketEvent, ticket_event::Body};
+use gridloop_platform::inbox::{Envelope, Handler};
+use gridloop_proto::v1::ticket_event::Body;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::facts::{Contribution, Counts};
 use crate::store;
@@ -23,17 +22,14 @@ pub struct Aggregator {
 impl Handler for Aggregator {
     type Error = Error;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        let Ok(id) = Uuid::parse_str(&event.ticket_id) else {
-            tracing::warn!(ticket_id = %event.ticket_id, "event for a ticket id that is not a UUID; ignored");
-            return Ok(());
-        };
-        if let Some(at) = event.occurred_at.as_ref().and_then(from_ts) {
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+        let id = event.ticket_id;
+        if let Some(at) = event.occurred_at {
             store::advance(tx, at).await?;
         }
         remember_names(event, tx).await?;
         let parent_grid = match &event.body {
-            Some(Body::Merged(m)) => match Uuid::parse_str(&m.parent_ticket_id) {
+            Body::Merged(m) => match TicketId::parse(&m.parent_ticket_id) {
                 Ok(p) => store::grid_of(tx, p).await?,
                 Err(_) => None,
             },
@@ -47,17 +43,17 @@ impl Handler for Aggregator {
         }
         move_contribution(tx, old.contribution(), new.contribution()).await?;
         store::save(tx, id, &new).await?;
-        tracing::debug!(%id, kind = event.kind().unwrap_or("none"), "aggregates updated");
+        tracing::debug!(%id, kind = event.kind(), "aggregates updated");
         Ok(())
     }
 }
 
-async fn remember_names(event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
+async fn remember_names(event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
     match &event.body {
-        Some(Body::Dispatched(d)) if !d.grid_code.is_empty() => {
+        Body::Dispatched(d) if !d.grid_code.is_empty() => {
             store::name_grid(tx, &d.grid_code, d.grid_level, &d.grid_name).await?;
         }
-        Some(Body::Discovered(d)) => {
+        Body::Discovered(d) => {
             if let Some(c) = d.category.as_ref().filter(|c| !c.code.is_empty()) {
                 store::name_category(tx, &c.code, &c.name).await?;
             }

@@ -17,14 +17,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::{Calendar, Event, LoopState, apply};
-use gridloop_platform::inbox::Handler;
+use gridloop_lifecycle::{Calendar, Event, LoopState, TicketId, apply};
+use gridloop_platform::inbox::{Envelope, Handler};
 use gridloop_platform::outbox::enqueue;
-use gridloop_proto::from_ts;
-use gridloop_proto::v1::{self as pb, TicketEvent, ticket_event::Body};
+use gridloop_proto::v1::{self as pb, ticket_event::Body};
 use sqlx::PgConnection;
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::domain::{mask_digits, state_pb};
@@ -48,26 +46,11 @@ pub struct Tracker {
 impl Handler for Tracker {
     type Error = Error;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        let (Ok(id), Ok(event_id)) = (
-            Uuid::parse_str(&event.ticket_id),
-            Uuid::parse_str(&event.event_id),
-        ) else {
-            tracing::warn!(ticket_id = %event.ticket_id, "event with an id that is not a UUID; ignored");
-            return Ok(());
-        };
-        let (Some(body), Some(reading)) = (
-            event.body.as_ref(),
-            translate::read(&event.producer, event.body.as_ref()),
-        ) else {
-            tracing::warn!(%id, "event without a body; ignored");
-            return Ok(());
-        };
-        let at = event
-            .occurred_at
-            .as_ref()
-            .and_then(from_ts)
-            .unwrap_or_else(|| self.clock.now());
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+        let (id, event_id) = (event.ticket_id, event.event_id);
+        let body = &event.body;
+        let reading = translate::read(&event.producer, body);
+        let at = event.occurred_or(self.clock.now());
         let existing = store::lock(tx, id).await?;
         let from = existing
             .as_ref()
@@ -141,19 +124,19 @@ impl Tracker {
         &self,
         tx: &mut PgConnection,
         entry: &Entry,
-        event: &TicketEvent,
+        event: &Envelope,
     ) -> Result<(), Error> {
         tracing::warn!(ticket_id = %entry.ticket_id, kind = %entry.kind, reason = %entry.violation_reason, "event refused by the loop rules; recorded as a violation");
         store::append(tx, entry).await?;
         store::record_violation(tx, entry, self.clock.now()).await?;
         let violation = gridloop_platform::outbox::new_event(
             PRODUCER,
-            &event.ticket_id,
+            &event.ticket_id.to_string(),
             Body::Violation(pb::TicketViolation {
                 attempted: entry.kind.clone(),
                 from_state: entry.from_state,
                 reason: entry.violation_reason.clone(),
-                rejected_event_id: event.event_id.clone(),
+                rejected_event_id: event.event_id.to_string(),
                 rejected_producer: entry.producer.clone(),
                 detected_by: PRODUCER.to_string(),
             }),
@@ -170,7 +153,7 @@ impl Tracker {
         m: &pb::TicketMerged,
         at: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let Ok(parent_id) = Uuid::parse_str(&m.parent_ticket_id) else {
+        let Ok(parent_id) = TicketId::parse(&m.parent_ticket_id) else {
             tracing::warn!(parent = %m.parent_ticket_id, "merge names a parent that is not a UUID");
             return Ok(());
         };
@@ -235,7 +218,7 @@ fn take_facts(t: &mut Ticket, body: &Body, reading: &Reading) {
         Body::Merged(m) => {
             category(t, m.category.as_ref());
             t.urgency = m.urgency;
-            t.parent_ticket_id = Uuid::parse_str(&m.parent_ticket_id).ok();
+            t.parent_ticket_id = TicketId::parse(&m.parent_ticket_id).ok();
         }
         Body::Dispatched(d) => {
             category(t, d.category.as_ref());

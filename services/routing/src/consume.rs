@@ -14,14 +14,14 @@
 
 use std::sync::Arc;
 
-use gridloop_lifecycle::{Calendar, Event, LoopState, apply};
+use gridloop_lifecycle::{Calendar, Event, Kind, LoopState, TicketId, apply};
 use gridloop_platform::Error;
-use gridloop_platform::convert::{lifecycle_event, state_pb};
-use gridloop_platform::inbox::{Handler, report_refusal};
+use gridloop_platform::convert::state_pb;
+use gridloop_platform::inbox::{Envelope, Handler, report_refusal};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{
-    DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated, TicketEvent,
+    DeadlineKind, DispatchTrigger, EscalationCause, TicketDiscovered, TicketEscalated,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -32,13 +32,13 @@ use crate::index::Index;
 use crate::{grids, tickets, workers};
 
 /// The kinds routing consumes.
-pub const KINDS: &[&str] = &[
-    "discovered",
-    "merged",
-    "escalated",
-    "reopened",
-    "feedback_recorded",
-    "closed",
+pub const CONSUMES: [Kind; 6] = [
+    Kind::Discovered,
+    Kind::Merged,
+    Kind::Escalated,
+    Kind::Reopened,
+    Kind::FeedbackRecorded,
+    Kind::Closed,
 ];
 
 #[derive(Clone)]
@@ -59,30 +59,32 @@ impl Events {
 impl Handler for Events {
     type Error = Error;
 
-    async fn handle(&self, event: &TicketEvent, tx: &mut PgConnection) -> Result<(), Error> {
-        let id = event.ticket_id.as_str();
+    async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+        let id = event.ticket_id;
         let ctx = Ctx {
             cal: &self.cal,
             now: gridloop_platform::clock::now(),
         };
         match &event.body {
-            Some(Body::Discovered(d)) => discovered(tx, &self.index, &ctx, event, d).await,
-            Some(Body::Merged(m)) => {
+            Body::Discovered(d) => discovered(tx, &self.index, &ctx, event, d).await,
+            Body::Merged(m) => {
                 merged(tx, event, &m.parent_ticket_id).await?;
                 // A parent that ended first does not count it: intake files such a repeat as
                 // a ticket of its own (a `discovered` with `split_from`).
+                // A parent that is not a ticket id names no ticket routing could hold.
+                let parent = TicketId::parse(&m.parent_ticket_id).ok();
                 sqlx::query(
                     "UPDATE tickets SET repeat_count = GREATEST(repeat_count, $2) \
                      WHERE ticket_id = $1 AND NOT (loop_state->'state' ?| array['closed', 'merged'])",
                 )
-                .bind(&m.parent_ticket_id)
+                .bind(parent)
                 .bind(m.repeat_count as i32)
                 .execute(&mut *tx)
                 .await?;
                 Ok(())
             }
-            Some(Body::Escalated(e)) => escalated(tx, event, e).await,
-            Some(Body::Reopened(r)) => {
+            Body::Escalated(e) => escalated(tx, event, e).await,
+            Body::Reopened(r) => {
                 let Some((ticket, next)) = step(tx, event, &Event::Reopened).await? else {
                     return Ok(());
                 };
@@ -106,13 +108,13 @@ impl Handler for Events {
                 .await?;
                 Ok(())
             }
-            Some(Body::FeedbackRecorded(_)) => {
+            Body::FeedbackRecorded(_) => {
                 if let Some((_, next)) = step(tx, event, &read(event)?).await? {
                     tickets::save_state(tx, id, &next).await?;
                 }
                 Ok(())
             }
-            Some(Body::Closed(_)) => {
+            Body::Closed(_) => {
                 // A closed ticket leaves every task list even if routing's view refused the
                 // close (then reported as a violation): no worker is chased for it.
                 if let Some((_, next)) = step(tx, event, &read(event)?).await? {
@@ -131,10 +133,10 @@ impl Handler for Events {
 /// dropped silently.
 async fn step(
     tx: &mut PgConnection,
-    event: &TicketEvent,
+    event: &Envelope,
     step: &Event,
 ) -> Result<Option<(tickets::TicketRow, LoopState)>, Error> {
-    let id = event.ticket_id.as_str();
+    let id = event.ticket_id;
     let Some(ticket) = tickets::lock(tx, id).await? else {
         let why = "routing has no discovery of this ticket";
         report_refusal(tx, PRODUCER, event, pb::LifecycleState::Unspecified, why).await?;
@@ -152,13 +154,18 @@ async fn step(
 }
 
 /// The lifecycle step of an event that has one.
-fn read(event: &TicketEvent) -> Result<Event, Error> {
-    lifecycle_event(event)
+fn read(event: &Envelope) -> Result<Event, Error> {
+    event
+        .step()
         .ok_or_else(|| Error::Event(format!("{:?} is not a lifecycle step", event.kind())))
 }
 
 /// Sets the state of every task of the ticket that stands now (HANDLE and SUPERVISE).
-async fn set_current(tx: &mut PgConnection, ticket: &str, state: i16) -> Result<(), sqlx::Error> {
+async fn set_current(
+    tx: &mut PgConnection,
+    ticket: TicketId,
+    state: i16,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE tasks SET state = $2 WHERE ticket_id = $1 AND current")
         .bind(ticket)
         .bind(state)
@@ -172,10 +179,10 @@ async fn discovered(
     tx: &mut PgConnection,
     index: &Index,
     ctx: &Ctx<'_>,
-    pb_event: &TicketEvent,
+    pb_event: &Envelope,
     d: &TicketDiscovered,
 ) -> Result<(), Error> {
-    let id = pb_event.ticket_id.as_str();
+    let id = pb_event.ticket_id;
     // A repeat that intake merged into a ticket closed first comes back as its own ticket
     // (`split_from`): routing knows it as MERGED, and dispatches it now like a new one.
     let split_from = Some(d.split_from_ticket_id.clone()).filter(|p| !p.is_empty());
@@ -261,8 +268,8 @@ async fn discovered(
 }
 
 /// Records a merged ticket so that a later `discovered` for it dispatches nothing.
-async fn merged(tx: &mut PgConnection, pb_event: &TicketEvent, parent: &str) -> Result<(), Error> {
-    let id = pb_event.ticket_id.as_str();
+async fn merged(tx: &mut PgConnection, pb_event: &Envelope, parent: &str) -> Result<(), Error> {
+    let id = pb_event.ticket_id;
     let event = Event::Merged {
         parent: parent.to_owned(),
     };
@@ -296,10 +303,10 @@ async fn merged(tx: &mut PgConnection, pb_event: &TicketEvent, parent: &str) -> 
 #[tracing::instrument(skip_all, fields(ticket_id = %event.ticket_id))]
 async fn escalated(
     tx: &mut PgConnection,
-    event: &TicketEvent,
+    event: &Envelope,
     e: &TicketEscalated,
 ) -> Result<(), Error> {
-    let id = event.ticket_id.as_str();
+    let id = event.ticket_id;
     let Some((_, next)) = step(
         tx,
         event,
