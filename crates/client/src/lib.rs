@@ -8,12 +8,14 @@
 //!   `traceparent` sent so the service's span is its child (`TRACEPARENT` as the parent of
 //!   calls made outside any trace);
 //! - [`retry`]: one retry helper with bounded exponential backoff;
+//! - [`pace`]: the delays between attempts, for that helper and for the platform's loops;
 //! - [`requests`]: the loop's requests (submissions and every step), built once.
 //!
 //! `gridloopctl`, the demo and the whole-system tests call the services through this crate;
 //! services themselves stand on `gridloop-platform`, which re-exports the token types from here.
 
 pub mod connect;
+pub mod pace;
 pub mod requests;
 pub mod retry;
 pub mod token;

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 
+use crate::pace::Pace;
+
 /// How long to keep trying and how to pace it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -50,13 +52,12 @@ where
     Fut: Future<Output = Result<T, Status>>,
 {
     let start = tokio::time::Instant::now();
-    let mut pause = backoff.first_pause;
+    let mut pace = Pace::exponential(backoff.first_pause, backoff.max_pause);
     loop {
         match f().await {
             Ok(v) => return Ok(v),
             Err(s) if again(&s) && start.elapsed() < backoff.limit => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(backoff.max_pause);
+                tokio::time::sleep(pace.next_delay()).await;
             }
             Err(s) => return Err(s),
         }

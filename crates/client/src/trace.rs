@@ -106,14 +106,6 @@ fn insert(headers: &mut http::HeaderMap, sc: &SpanContext) {
     }
 }
 
-/// Client interceptor that sends the current trace context in gRPC metadata.
-pub fn inject_trace_context(
-    mut req: tonic::Request<()>,
-) -> Result<tonic::Request<()>, tonic::Status> {
-    inject(req.metadata_mut());
-    Ok(req)
-}
-
 /// `/gridloop.v1.IntakeService/GetTicket` → (`gridloop.v1.IntakeService`, `GetTicket`).
 pub fn split(path: &str) -> (&str, &str) {
     let path = path.trim_start_matches('/');
@@ -253,10 +245,7 @@ where
                 }
             };
             let (parts, body) = response.into_parts();
-            let mut watched = Watched {
-                body,
-                span: Some(span),
-            };
+            let mut watched = Watched::new(body, move |code| finish(&span, code));
             // Trailers-only: a failed unary call ends in its headers.
             if let Some(status) = tonic::Status::from_header_map(&parts.headers) {
                 watched.end(status.code());
@@ -266,16 +255,26 @@ where
     }
 }
 
-/// A response body that ends the call's span when its trailers (or its end) come by.
+/// A response body that reports the call's status once, when its trailers (or its end, or
+/// its error) come by, or as CANCELLED when it is dropped before: the one reading of a
+/// call's outcome behind both the CLIENT spans here and the platform's SERVER spans.
 pub struct Watched {
     body: Body,
-    span: Option<Span>,
+    on_end: Option<Box<dyn FnOnce(Code) + Send>>,
 }
 
 impl Watched {
-    fn end(&mut self, code: Code) {
-        if let Some(span) = self.span.take() {
-            finish(&span, code);
+    pub fn new(body: Body, on_end: impl FnOnce(Code) + Send + 'static) -> Self {
+        Watched {
+            body,
+            on_end: Some(Box::new(on_end)),
+        }
+    }
+
+    /// Reports `code`, the first time only.
+    pub fn end(&mut self, code: Code) {
+        if let Some(f) = self.on_end.take() {
+            f(code);
         }
     }
 }
@@ -318,7 +317,7 @@ impl http_body::Body for Watched {
 
 impl Drop for Watched {
     fn drop(&mut self) {
-        // The caller stopped reading before the end: the call was cancelled.
+        // The reader stopped before the end: the call was cancelled.
         self.end(Code::Cancelled);
     }
 }

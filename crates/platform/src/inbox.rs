@@ -43,9 +43,9 @@ use uuid::Uuid;
 
 pub use crate::envelope::{Envelope, Unfit};
 use crate::nats::Bus;
-use crate::retry::Backoff;
 use crate::telemetry::spans;
 use crate::{Error, metrics};
+use gridloop_client::pace::Pace;
 use read::{Read, decode, event_span, record_handled};
 pub use records::{DeadLetter, dead_letters, report_refusal, stored_position};
 
@@ -129,7 +129,7 @@ impl<H: Handler> Consumer<H> {
 
     /// Consumes until `shutdown`, then finishes the batch in hand and returns.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5));
+        let mut backoff = Pace::exponential(Duration::from_millis(100), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
             match self.pass(&shutdown).await {
                 Stop::Shutdown => return,
@@ -342,7 +342,7 @@ impl<H: Handler> Consumer<H> {
             let mut attempts = 0i64;
             // 200 ms after the first failure, doubling to 3.2 s.
             let mut backoff =
-                Backoff::exponential(Duration::from_millis(200), Duration::from_millis(3200));
+                Pace::exponential(Duration::from_millis(200), Duration::from_millis(3200));
             loop {
                 match self.apply_one(msg, seq, event_id, &event, *position).await {
                     Ok(Ok(outcome)) => {

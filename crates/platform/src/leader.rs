@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::inbox::{Consumer, ConsumerOptions, Handler};
 use crate::nats::Bus;
-use crate::retry::Backoff;
+use gridloop_client::pace::Pace;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +48,7 @@ pub async fn run<H: Handler>(
     // Each term of leadership runs a fresh consumer over the same handler.
     let handler = Arc::new(handler);
     // A steady pace: the lock is held by another replica, not lost to an overload.
-    let mut standby = Backoff::constant(RETRY);
+    let mut standby = Pace::constant(RETRY);
     while !shutdown.is_cancelled() {
         let Some(mut lock) = try_lead(&pool).await else {
             if standby.pause(&shutdown).await {

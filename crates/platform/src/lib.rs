@@ -5,7 +5,6 @@
 //! - [`db`]: a schema, a role and migrations per service, and the service's pool;
 //! - [`nats`]: the JetStream connection and the `TICKETS` stream;
 //! - [`outbox`]: events written in the business transaction and relayed to JetStream;
-//! - [`retry`]: the one pacing of retries every loop waits with;
 //! - [`inbox`]: a durable consumer that applies each event exactly once per service, handing
 //!   its handler an [`envelope::Envelope`] whose ids are already parsed;
 //! - [`leader`]: one consuming replica per service at a time, so a ticket's events apply in order;
@@ -37,7 +36,6 @@ pub mod nats;
 pub mod ops;
 pub mod outbox;
 pub mod pii;
-pub mod retry;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -31,9 +31,9 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::nats::Bus;
-use crate::retry::Backoff;
 use crate::telemetry::{propagate, spans};
 use crate::{Error, metrics, telemetry};
+use gridloop_client::pace::Pace;
 
 /// A new event for `ticket_id` from `producer`, stamped with a UUIDv7 id, the current time and
 /// the trace context of its `create` span, a child of the current span.
@@ -221,7 +221,7 @@ impl Relay {
         if listener.is_none() {
             tracing::warn!("outbox relay could not listen for notifications; polling only");
         }
-        let mut backoff = Backoff::exponential(Duration::from_millis(50), self.opts.max_backoff);
+        let mut backoff = Pace::exponential(Duration::from_millis(50), self.opts.max_backoff);
         let mut last_purge = tokio::time::Instant::now();
         let mut empty_rounds = 0u32;
         while !shutdown.is_cancelled() {

@@ -33,52 +33,12 @@ mod verify;
 mod walk;
 
 // The processes, the stack and the clients are shared with the loop benchmark.
-use gridloop_harness::{WORKDIR, clients, procs, rng, stack, started};
+use gridloop_harness::{clients, procs, rng, stack};
 use settings::Settings;
 
 fn main() -> ExitCode {
     let settings = Settings::parse();
-    started();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        previous(info);
-        procs::stop_all();
-    }));
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            say!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = run(&settings) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-        }
-    });
-    say!("stopping every process started");
-    procs::stop_all();
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    let passed = match result {
-        Ok(passed) => passed,
-        Err(e) => {
-            say!("error: {e:#}");
-            false
-        }
-    };
-    if let Some(dir) = WORKDIR.get() {
-        if passed && !settings.keep {
-            let _ = std::fs::remove_dir_all(dir);
-        } else {
-            say!("data and logs kept in {}", dir.display());
-        }
-    }
-    if passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    gridloop_harness::main(settings.keep, run(&settings))
 }
 
 async fn run(settings: &Settings) -> anyhow::Result<bool> {

@@ -44,3 +44,50 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 
 /// The run's directory, once made: the tool keeps it (and names it) when the run fails.
 pub static WORKDIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The whole life of a tool's run: a runtime, `run` until it ends or Ctrl-C, every process it
+/// started stopped (also on a panic), and the run's directory removed unless it failed or
+/// `keep` is set. Success is `run` returning `Ok(true)`.
+pub fn main<Fut>(keep: bool, run: Fut) -> std::process::ExitCode
+where
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    started();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        procs::stop_all();
+    }));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            say!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    say!("stopping every process started");
+    procs::stop_all();
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let passed = result.unwrap_or_else(|e| {
+        say!("error: {e:#}");
+        false
+    });
+    if let Some(dir) = WORKDIR.get() {
+        if passed && !keep {
+            let _ = std::fs::remove_dir_all(dir);
+        } else {
+            say!("data and logs kept in {}", dir.display());
+        }
+    }
+    if passed {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

@@ -19,7 +19,6 @@
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -33,52 +32,12 @@ mod sample;
 mod settings;
 mod walk;
 
-use gridloop_harness::{WORKDIR, clients, procs, stack, started};
+use gridloop_harness::{clients, procs, stack};
 use settings::Settings;
 
 fn main() -> ExitCode {
     let settings = Settings::parse();
-    started();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        previous(info);
-        procs::stop_all();
-    }));
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            say!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = run(&settings) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-        }
-    });
-    say!("stopping every process started");
-    procs::stop_all();
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    let ok = match result {
-        Ok(()) => true,
-        Err(e) => {
-            say!("error: {e:#}");
-            false
-        }
-    };
-    if let Some(dir) = WORKDIR.get() {
-        if ok && !settings.keep {
-            let _ = std::fs::remove_dir_all(dir);
-        } else {
-            say!("data and logs kept in {}", dir.display());
-        }
-    }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    gridloop_harness::main(settings.keep, async { run(&settings).await.map(|()| true) })
 }
 
 async fn run(settings: &Settings) -> anyhow::Result<()> {

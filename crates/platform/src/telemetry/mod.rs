@@ -28,9 +28,6 @@ use crate::metrics::prometheus::PageReader;
 pub use propagate::{current_context_headers, set_parent_from, set_parent_from_http};
 pub use spans::mark_ticket;
 
-/// Client interceptor that sends the current trace context in gRPC metadata.
-pub use gridloop_client::trace::inject_trace_context;
-
 /// How one process reports; a service builds it from its configuration
 /// ([`crate::Config::telemetry`], where `OTEL_EXPORTER_OTLP_ENDPOINT` is read).
 #[derive(Clone, Debug)]

@@ -20,8 +20,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body::Frame;
+use gridloop_client::trace::{Watched, code_name, split};
 use http_body_util::BodyExt as _;
 use opentelemetry::KeyValue;
 use tonic::Code;
@@ -151,21 +150,11 @@ where
                 }
                 None => Ok(http::Response::from_parts(
                     parts,
-                    Body::new(Watched {
-                        body,
-                        done: Some(done),
-                    }),
+                    Body::new(Watched::new(body, move |code| done.finish(code))),
                 )),
             }
         })
     }
-}
-
-/// `/gridloop.v1.IntakeService/GetTicket` → (`gridloop.v1.IntakeService`, `GetTicket`).
-fn split(path: &str) -> (&str, &str) {
-    path.trim_start_matches('/')
-        .split_once('/')
-        .unwrap_or((path, ""))
 }
 
 /// For a method whose request names a ticket, reads the request (bounded by the server's own
@@ -229,29 +218,6 @@ impl Done {
     }
 }
 
-/// The status code's name as gRPC spells it (`NOT_FOUND`).
-fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 /// The codes OpenTelemetry's gRPC conventions count as a server span's error.
 fn server_fault(code: Code) -> bool {
     matches!(
@@ -263,63 +229,4 @@ fn server_fault(code: Code) -> bool {
             | Code::Unavailable
             | Code::DataLoss
     )
-}
-
-/// A response body that ends the call's span when its trailers (or its end) come by.
-struct Watched {
-    body: Body,
-    done: Option<Done>,
-}
-
-impl http_body::Body for Watched {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref()
-                    && let Some(done) = self.done.take()
-                {
-                    let code = tonic::Status::from_header_map(trailers)
-                        .map(|s| s.code())
-                        .unwrap_or(Code::Ok);
-                    done.finish(code);
-                }
-            }
-            Poll::Ready(Some(Err(_))) => {
-                if let Some(done) = self.done.take() {
-                    done.finish(Code::Internal);
-                }
-            }
-            Poll::Ready(None) => {
-                if let Some(done) = self.done.take() {
-                    done.finish(Code::Ok);
-                }
-            }
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        // The caller went away before the end: the call was cancelled.
-        if let Some(done) = self.done.take() {
-            done.finish(Code::Cancelled);
-        }
-    }
 }

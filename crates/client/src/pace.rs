@@ -1,11 +1,12 @@
-//! One way to pace retries: the platform's loops (outbox relay, consumer re-reads, an event
-//! retried in place, the consumer election) wait between attempts with a [`Backoff`].
+//! One way to pace retries: every loop that waits between attempts — a call retried until
+//! it answers ([`crate::retry`]), and the platform's outbox relay, consumer re-reads, events
+//! retried in place and consumer election — takes its delays from a [`Pace`].
 //!
 //! The delays come from `backon`'s exponential builder (no jitter: a service has one relay
 //! and one consumer, so there is no herd to spread). The loops themselves stay in their
 //! modules, because none of them is "call this until it succeeds": the relay and the consumer
 //! run until shutdown, start again from the first delay after a good round, and must stop
-//! waiting the moment shutdown comes. [`Backoff::pause`] is that wait.
+//! waiting the moment shutdown comes. [`Pace::pause`] is that wait.
 
 use std::time::Duration;
 
@@ -14,14 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 /// Delays that start at `first`, double after every failure up to `max`, and never run out.
 #[derive(Debug)]
-pub struct Backoff {
+pub struct Pace {
     builder: ExponentialBuilder,
     delays: ExponentialBackoff,
     /// Taken from `delays` ahead of time, so a log line can say how long the wait will be.
     upcoming: Duration,
 }
 
-impl Backoff {
+impl Pace {
     /// `first`, `2 × first`, `4 × first`, … up to `max`, then `max` for ever.
     pub fn exponential(first: Duration, max: Duration) -> Self {
         let builder = ExponentialBuilder::new()
@@ -43,7 +44,7 @@ impl Backoff {
         Self::exponential(every, every)
     }
 
-    /// The delay the next [`Backoff::next_delay`] or [`Backoff::pause`] will take.
+    /// The delay the next [`Pace::next_delay`] or [`Pace::pause`] will take.
     pub fn upcoming(&self) -> Duration {
         self.upcoming
     }
@@ -90,7 +91,7 @@ mod tests {
 
     #[test]
     fn doubles_up_to_the_cap_and_resets() {
-        let mut b = Backoff::exponential(ms(50), ms(300));
+        let mut b = Pace::exponential(ms(50), ms(300));
         let taken: Vec<_> = (0..6).map(|_| b.next_delay()).collect();
         assert_eq!(taken, [ms(50), ms(100), ms(200), ms(300), ms(300), ms(300)]);
         assert_eq!(b.upcoming(), ms(300));
@@ -101,20 +102,16 @@ mod tests {
 
     #[test]
     fn constant_never_grows() {
-        let mut b = Backoff::constant(ms(500));
+        let mut b = Pace::constant(ms(500));
         assert!((0..10).all(|_| b.next_delay() == ms(500)));
     }
 
     #[tokio::test]
     async fn pause_gives_way_to_shutdown() {
-        assert!(
-            Backoff::constant(ms(1))
-                .pause(&CancellationToken::new())
-                .await
-        );
+        assert!(Pace::constant(ms(1)).pause(&CancellationToken::new()).await);
         let shutdown = CancellationToken::new();
         shutdown.cancel();
-        let mut b = Backoff::constant(Duration::from_secs(3600));
+        let mut b = Pace::constant(Duration::from_secs(3600));
         assert!(!b.pause(&shutdown).await);
     }
 }
