@@ -47,6 +47,8 @@ use tonic::transport::Channel;
 pub struct System {
     pub env: TestEnv,
     pub intake: IntakeServiceClient<Traced>,
+    /// A channel to intake, for calls no typed client makes (an unknown method).
+    pub intake_channel: Traced,
     pub routing: RoutingServiceClient<Traced>,
     pub closure: ClosureServiceClient<Traced>,
     pub tracker: TrackerServiceClient<Traced>,
@@ -139,6 +141,7 @@ impl System {
             .expect("connect to NATS");
         System {
             intake: IntakeServiceClient::new(channel(ports[0]).await),
+            intake_channel: channel(ports[0]).await,
             routing: RoutingServiceClient::new(channel(ports[1]).await),
             closure: ClosureServiceClient::new(channel(ports[2]).await),
             tracker: TrackerServiceClient::new(channel(ports[3]).await),

@@ -11,6 +11,9 @@ use super::collector::attr;
 
 const TICKET: &str = "gridloop.ticket.id";
 
+/// A method intake does not serve.
+pub const MISSING: &str = "/gridloop.v1.IntakeService/NoSuchMethod";
+
 /// The events of one loop, in order, with the services that consume each.
 const LOOP: [(&str, &[&str]); 6] = [
     ("discovered", &["intake", "reports", "routing", "tracker"]),
@@ -220,6 +223,17 @@ pub fn check_spans(spans: &[Span], ticket: &str) {
         "the caller names it"
     );
     assert!(failed(client), "the caller's call failed");
+
+    // A fault of the server's is an error on its span too.
+    let missing: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == MISSING.trim_start_matches('/') && kind(s) == SpanKind::Server)
+        .collect();
+    assert_eq!(missing.len(), 1, "the call of a method intake lacks");
+    assert!(is(missing[0], "rpc.grpc.status_code", "12"));
+    assert!(is(missing[0], "error.type", "UNIMPLEMENTED"));
+    assert!(failed(missing[0]), "UNIMPLEMENTED is the server's error");
+    assert!(failed(client_of(spans, missing[0])), "and the caller's");
 }
 
 /// The CLIENT span whose call `server` served: its parent, of the same name.

@@ -10,8 +10,8 @@ mod journey;
 use gridloop_platform::config::LogFormat;
 use gridloop_platform::{metrics, telemetry};
 use gridloop_proto::v1::*;
-use gridloop_system_tests::System;
 use gridloop_system_tests::county::*;
+use gridloop_system_tests::{System, tokens};
 
 /// The value of the first sample of `name` whose labels include every one of `labels`.
 fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
@@ -56,6 +56,18 @@ async fn a_whole_loop_is_traced_and_counted() {
         .await
         .expect_err("no token");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    // A method the server does not have: the server's fault by the conventions.
+    let mut raw = tonic::client::Grpc::new(sys.intake_channel.clone());
+    raw.ready().await.expect("intake is ready");
+    let missing = raw
+        .unary(
+            tokens::req((), &tokens::admin()),
+            http::uri::PathAndQuery::from_static(journey::MISSING),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await
+        .expect_err("no such method");
+    assert_eq!(missing.code(), tonic::Code::Unimplemented);
     sys.settle().await;
 
     // Every span has ended once the system is quiet; flushing exports them and the metrics.
