@@ -89,6 +89,32 @@ fn seconds(value: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("not a number of seconds: {value:?}"))
 }
 
+/// What a service binary serves with: the signal that starts its drain, and its telemetry,
+/// flushed when this is dropped at exit.
+pub struct Serving {
+    pub shutdown: tokio_util::sync::CancellationToken,
+    _telemetry: crate::telemetry::TelemetryGuard,
+}
+
+/// The start every service binary shares: telemetry installed, then the operations
+/// subcommand `command` run to its end (`None`), or what to serve with (no subcommand, or
+/// `serve`).
+pub async fn start(
+    cfg: &Config,
+    command: Option<Command>,
+    migrator: &Migrator,
+    view: &verify::Spec,
+) -> Result<Option<Serving>, Error> {
+    let telemetry = crate::telemetry::install(cfg.telemetry())?;
+    match command.unwrap_or_default() {
+        Command::Serve => Ok(Some(Serving {
+            shutdown: crate::grpc::shutdown_on_signal(),
+            _telemetry: telemetry,
+        })),
+        command => run(command, cfg, migrator, view).await.map(|()| None),
+    }
+}
+
 /// Runs a command other than [`Command::Serve`]; `view` says how `verify` reads the
 /// service's view.
 pub async fn run(

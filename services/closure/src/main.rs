@@ -4,26 +4,24 @@
 
 use anyhow::Context;
 use gridloop_closure::settings::Cli;
-use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{config, grpc, telemetry};
+use gridloop_platform::config;
+use gridloop_platform::ops;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse();
     let cfg = cli.config();
-    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
-    let command = cli.command.unwrap_or_default();
-    if command != Command::Serve {
-        return Ok(ops::run(
-            command,
-            &cfg,
-            &gridloop_closure::MIGRATOR,
-            &gridloop_closure::VIEW,
-        )
-        .await?);
-    }
-    let shutdown = grpc::shutdown_on_signal();
-    gridloop_closure::App::build_with(cfg, cli.closure.into(), shutdown)
+    let Some(serving) = ops::start(
+        &cfg,
+        cli.command,
+        &gridloop_closure::MIGRATOR,
+        &gridloop_closure::VIEW,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    gridloop_closure::App::build_with(cfg, cli.closure.into(), serving.shutdown.clone())
         .await
         .context("starting closure")?
         .run()

@@ -4,27 +4,25 @@
 
 use anyhow::Context;
 use gridloop_intake::settings::Cli;
-use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{config, grpc, telemetry};
+use gridloop_platform::config;
+use gridloop_platform::ops;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse();
     let cfg = cli.config();
-    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
-    let command = cli.command.unwrap_or_default();
-    if command != Command::Serve {
-        return Ok(ops::run(
-            command,
-            &cfg,
-            &gridloop_intake::MIGRATOR,
-            &gridloop_intake::VIEW,
-        )
-        .await?);
-    }
-    let shutdown = grpc::shutdown_on_signal();
+    let Some(serving) = ops::start(
+        &cfg,
+        cli.command,
+        &gridloop_intake::MIGRATOR,
+        &gridloop_intake::VIEW,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
     let settings = gridloop_intake::IntakeSettings::resolve(&cfg, cli.intake)?;
-    gridloop_intake::App::build_with(cfg, settings, shutdown)
+    gridloop_intake::App::build_with(cfg, settings, serving.shutdown.clone())
         .await
         .context("starting intake")?
         .run()

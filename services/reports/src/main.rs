@@ -3,27 +3,25 @@
 //! (`migrate`, `replay --since`, …).
 
 use anyhow::Context;
-use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{config, grpc, telemetry};
+use gridloop_platform::config;
+use gridloop_platform::ops;
 use gridloop_reports::settings::Cli;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse();
     let cfg = cli.config();
-    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
-    let command = cli.command.unwrap_or_default();
-    if command != Command::Serve {
-        return Ok(ops::run(
-            command,
-            &cfg,
-            &gridloop_reports::MIGRATOR,
-            &gridloop_reports::VIEW,
-        )
-        .await?);
-    }
-    let shutdown = grpc::shutdown_on_signal();
-    gridloop_reports::App::build_with(cfg, cli.reports.into(), shutdown)
+    let Some(serving) = ops::start(
+        &cfg,
+        cli.command,
+        &gridloop_reports::MIGRATOR,
+        &gridloop_reports::VIEW,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    gridloop_reports::App::build_with(cfg, cli.reports.into(), serving.shutdown.clone())
         .await
         .context("starting reports")?
         .run()

@@ -3,27 +3,25 @@
 //! (`migrate`, `replay --since`, …).
 
 use anyhow::Context;
-use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{config, grpc, telemetry};
+use gridloop_platform::config;
+use gridloop_platform::ops;
 use gridloop_routing::settings::Cli;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse();
     let cfg = cli.config();
-    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
-    let command = cli.command.unwrap_or_default();
-    if command != Command::Serve {
-        return Ok(ops::run(
-            command,
-            &cfg,
-            &gridloop_routing::MIGRATOR,
-            &gridloop_routing::VIEW,
-        )
-        .await?);
-    }
-    let shutdown = grpc::shutdown_on_signal();
-    gridloop_routing::App::build(cfg, shutdown)
+    let Some(serving) = ops::start(
+        &cfg,
+        cli.command,
+        &gridloop_routing::MIGRATOR,
+        &gridloop_routing::VIEW,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    gridloop_routing::App::build(cfg, serving.shutdown.clone())
         .await
         .context("starting routing")?
         .run()

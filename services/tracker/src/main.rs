@@ -3,31 +3,29 @@
 //! (`migrate`, `replay --since`, …).
 
 use anyhow::Context;
-use gridloop_platform::ops::{self, Command};
-use gridloop_platform::{config, grpc, telemetry};
+use gridloop_platform::config;
+use gridloop_platform::ops;
 use gridloop_tracker::settings::Cli;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse();
     let cfg = cli.config();
-    let _telemetry = telemetry::install(cfg.telemetry()).context("telemetry")?;
-    let command = cli.command.unwrap_or_default();
-    if command != Command::Serve {
-        return Ok(ops::run(
-            command,
-            &cfg,
-            &gridloop_tracker::MIGRATOR,
-            &gridloop_tracker::VIEW,
-        )
-        .await?);
-    }
-    let shutdown = grpc::shutdown_on_signal();
+    let Some(serving) = ops::start(
+        &cfg,
+        cli.command,
+        &gridloop_tracker::MIGRATOR,
+        &gridloop_tracker::VIEW,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
     gridloop_tracker::App::build_with(
         cfg,
         cli.tracker.into(),
         std::sync::Arc::new(gridloop_tracker::clock::SystemClock),
-        shutdown,
+        serving.shutdown.clone(),
     )
     .await
     .context("starting tracker")?
