@@ -135,25 +135,88 @@ impl SlaClass {
     }
 }
 
-/// Task states as stored (the wire values of `TaskState`).
+/// Task states as stored: stable names, mapped to and from `TaskState` here only.
 pub mod task_state {
     use super::TaskState;
-    pub const PENDING_ACCEPT: i16 = TaskState::PendingAccept as i16;
-    pub const ACCEPTED: i16 = TaskState::Accepted as i16;
-    pub const DISPOSED: i16 = TaskState::Disposed as i16;
-    pub const RETURNED: i16 = TaskState::Returned as i16;
-    pub const TRANSFERRED: i16 = TaskState::Transferred as i16;
-    pub const CLOSED: i16 = TaskState::Closed as i16;
+    pub const PENDING_ACCEPT: &str = "pending_accept";
+    pub const ACCEPTED: &str = "accepted";
+    pub const DISPOSED: &str = "disposed";
+    pub const RETURNED: &str = "returned";
+    pub const TRANSFERRED: &str = "transferred";
+    pub const CLOSED: &str = "closed";
 
-    pub fn name(state: i16) -> &'static str {
-        TaskState::try_from(i32::from(state))
-            .map(|s| s.as_str_name())
-            .unwrap_or("TASK_STATE_UNSPECIFIED")
+    /// The stored name of a state; UNSPECIFIED has none.
+    pub fn name(state: TaskState) -> Option<&'static str> {
+        match state {
+            TaskState::Unspecified => None,
+            TaskState::PendingAccept => Some(PENDING_ACCEPT),
+            TaskState::Accepted => Some(ACCEPTED),
+            TaskState::Disposed => Some(DISPOSED),
+            TaskState::Returned => Some(RETURNED),
+            TaskState::Transferred => Some(TRANSFERRED),
+            TaskState::Closed => Some(CLOSED),
+        }
+    }
+
+    /// The state a stored name stands for (the column's CHECK admits no other name).
+    pub fn parse(name: &str) -> TaskState {
+        match name {
+            PENDING_ACCEPT => TaskState::PendingAccept,
+            ACCEPTED => TaskState::Accepted,
+            DISPOSED => TaskState::Disposed,
+            RETURNED => TaskState::Returned,
+            TRANSFERRED => TaskState::Transferred,
+            CLOSED => TaskState::Closed,
+            _ => TaskState::Unspecified,
+        }
     }
 }
 
-pub const KIND_HANDLE: i16 = 1;
-pub const KIND_SUPERVISE: i16 = 2;
+/// Task kinds as stored, mapped to and from `TaskKind` here only.
+pub mod task_kind {
+    use gridloop_proto::v1::TaskKind;
+    pub const HANDLE: &str = "handle";
+    pub const SUPERVISE: &str = "supervise";
+
+    /// The stored name of a kind; UNSPECIFIED has none.
+    pub fn name(kind: TaskKind) -> Option<&'static str> {
+        match kind {
+            TaskKind::Unspecified => None,
+            TaskKind::Handle => Some(HANDLE),
+            TaskKind::Supervise => Some(SUPERVISE),
+        }
+    }
+
+    pub fn parse(name: &str) -> TaskKind {
+        match name {
+            HANDLE => TaskKind::Handle,
+            SUPERVISE => TaskKind::Supervise,
+            _ => TaskKind::Unspecified,
+        }
+    }
+}
+
+/// A task's post as stored; `none` for a task held at no post (督办, the fallback desk).
+pub mod task_post {
+    use super::PostKind;
+    use gridloop_proto::v1::Post;
+
+    pub fn name(post: Option<PostKind>) -> &'static str {
+        match post {
+            Some(PostKind::A) => "a",
+            Some(PostKind::B) => "b",
+            None => "none",
+        }
+    }
+
+    pub fn parse(name: &str) -> Post {
+        match name {
+            "a" => Post::A,
+            "b" => Post::B,
+            _ => Post::Unspecified,
+        }
+    }
+}
 
 /// A phone number as stored: digits only (a leading +86 dropped), 7 to 15 of them.
 pub fn parse_phone(raw: &str) -> Result<String, ApiError> {

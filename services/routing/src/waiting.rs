@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::decide::decide;
 use crate::dispatch::{self, Ctx, Decision, Target};
+use crate::domain::{task_kind, task_state};
 use crate::index::Index;
 use crate::{tickets, workers};
 
@@ -46,12 +47,15 @@ pub async fn redispatch_for(
            AND (k.waiting_grid IN (SELECT grid_code FROM posts WHERE worker_id = $1) \
                 OR k.waiting_grid IN (SELECT code FROM below)) \
            AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.ticket_id = k.ticket_id \
-                           AND t.kind = 1 AND t.current AND t.state IN (1, 2)) \
+                           AND t.kind = $3 AND t.current AND t.state IN ($4, $5)) \
          ORDER BY k.waiting_since, k.ticket_id LIMIT $2 \
          FOR UPDATE OF k SKIP LOCKED",
     )
     .bind(worker)
     .bind(REDISPATCH_LIMIT)
+    .bind(task_kind::HANDLE)
+    .bind(task_state::PENDING_ACCEPT)
+    .bind(task_state::ACCEPTED)
     .fetch_all(&mut *tx)
     .await?;
     let mut done = 0;

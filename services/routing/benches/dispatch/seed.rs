@@ -325,7 +325,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
     .await?;
     sqlx::query(
         "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id) \
-         SELECT id, 1, 1, grid, worker FROM unnest($1::uuid[], $2::uuid[], $3::text[]) \
+         SELECT id, 'handle', 'pending_accept', grid, worker FROM unnest($1::uuid[], $2::uuid[], $3::text[]) \
            AS t(id, worker, grid)",
     )
     .bind(&tid)

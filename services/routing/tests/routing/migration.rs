@@ -1,4 +1,5 @@
 //! Migration 0005: ticket ids stored as TEXT before it are the same UUIDs after it.
+//! Migration 0006: tasks' kinds, states and posts stored as numbers keep their meaning as names.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -69,11 +70,144 @@ async fn ticket_ids_stored_as_text_are_kept_as_uuids() {
     // The foreign key is back: a task of an unknown ticket is refused.
     let orphan = sqlx::query(
         "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id) \
-         VALUES ($1, 1, 1, 'C', $2)",
+         VALUES ($1, 'handle', 'pending_accept', 'C', $2)",
     )
     .bind(Uuid::now_v7())
     .bind(worker)
     .execute(&pool)
     .await;
     assert!(orphan.is_err());
+}
+
+/// Routing's schema as it stood while tasks stored wire numbers, with one ticket, grid and
+/// worker to hang tasks on.
+async fn before_names(env: &TestEnv) -> (sqlx::PgPool, Uuid, Uuid) {
+    let before = Migrator::with_migrations(
+        gridloop_routing::MIGRATOR
+            .iter()
+            .filter(|m| m.version < 6)
+            .cloned()
+            .collect(),
+    );
+    let pool = db::setup(&env.config("routing"), &before).await.unwrap();
+    let (ticket, worker) = (Uuid::now_v7(), Uuid::now_v7());
+    sqlx::query("INSERT INTO grids (code, name, level) VALUES ('C', '清河县', 1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO workers (worker_id, staff_no, name, role, phone) \
+         VALUES ($1, 'w-1', '网格员', 2, '13900000001')",
+    )
+    .bind(worker)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO tickets (ticket_id, loop_state) VALUES ($1, '{}'::jsonb)")
+        .bind(ticket)
+        .execute(&pool)
+        .await
+        .unwrap();
+    (pool, ticket, worker)
+}
+
+async fn insert_task(pool: &sqlx::PgPool, ticket: Uuid, worker: Uuid, row: (i16, i16, i16, bool)) {
+    sqlx::query(
+        "INSERT INTO tasks (ticket_id, kind, state, post, current, grid_code, worker_id) \
+         VALUES ($1, $2, $3, $4, $5, 'C', $6)",
+    )
+    .bind(ticket)
+    .bind(row.0)
+    .bind(row.1)
+    .bind(row.2)
+    .bind(row.3)
+    .bind(worker)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn task_numbers_become_names() {
+    let env = TestEnv::new().await;
+    let (pool, ticket, worker) = before_names(&env).await;
+    // (kind, state, post, current): every number each column held.
+    let old = [
+        (2, 1, 0, true),
+        (1, 2, 1, true),
+        (1, 3, 2, false),
+        (1, 4, 1, false),
+        (1, 5, 2, false),
+        (2, 6, 0, false),
+    ];
+    for row in old {
+        insert_task(&pool, ticket, worker, row).await;
+    }
+
+    let pool = db::setup(&env.config("routing"), &gridloop_routing::MIGRATOR)
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, state, post FROM tasks ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let want = [
+        ("supervise", "pending_accept", "none"),
+        ("handle", "accepted", "a"),
+        ("handle", "disposed", "b"),
+        ("handle", "returned", "a"),
+        ("handle", "transferred", "b"),
+        ("supervise", "closed", "none"),
+    ];
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(k, s, p)| (k.as_str(), s.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(got, want);
+
+    // The rebuilt partial index still allows one standing HANDLE task per ticket.
+    let second = sqlx::query(
+        "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id) \
+         VALUES ($1, 'handle', 'pending_accept', 'C', $2)",
+    )
+    .bind(ticket)
+    .bind(worker)
+    .execute(&pool)
+    .await;
+    assert!(second.is_err());
+    // The open-task counter reads the names: closing the accepted task frees the worker.
+    let open = || async {
+        sqlx::query_scalar::<_, i32>("SELECT open_tasks FROM workers WHERE worker_id = $1")
+            .bind(worker)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(open().await, 1);
+    sqlx::query("UPDATE tasks SET state = 'closed' WHERE kind = 'handle' AND current")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(open().await, 0);
+    // A name outside the list is refused.
+    let odd = sqlx::query("UPDATE tasks SET state = 'lost' WHERE kind = 'supervise'")
+        .execute(&pool)
+        .await;
+    assert!(odd.is_err());
+}
+
+#[tokio::test]
+async fn an_unknown_task_number_stops_the_migration() {
+    let env = TestEnv::new().await;
+    let (pool, ticket, worker) = before_names(&env).await;
+    insert_task(&pool, ticket, worker, (1, 9, 1, true)).await;
+    let migrated = db::setup(&env.config("routing"), &gridloop_routing::MIGRATOR).await;
+    assert!(migrated.is_err());
+    // The row is still there, as it was.
+    let state: i16 = sqlx::query_scalar("SELECT state FROM tasks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, 9);
 }
