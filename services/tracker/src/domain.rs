@@ -14,6 +14,31 @@ pub use gridloop_platform::auth::in_scope;
 
 pub use gridloop_platform::pii::mask_digits;
 
+/// A clock's kind as stored: stable names, mapped to and from `DeadlineKind` here only.
+pub mod timer_kind {
+    use gridloop_proto::v1::DeadlineKind;
+
+    /// The stored name of a kind; UNSPECIFIED has none.
+    pub fn name(kind: DeadlineKind) -> Option<&'static str> {
+        match kind {
+            DeadlineKind::Unspecified => None,
+            DeadlineKind::Respond => Some("respond"),
+            DeadlineKind::Dispose => Some("dispose"),
+            DeadlineKind::Feedback => Some("feedback"),
+        }
+    }
+
+    /// The kind a stored name stands for (the column's CHECK admits no other name).
+    pub fn parse(name: &str) -> DeadlineKind {
+        match name {
+            "respond" => DeadlineKind::Respond,
+            "dispose" => DeadlineKind::Dispose,
+            "feedback" => DeadlineKind::Feedback,
+            _ => DeadlineKind::Unspecified,
+        }
+    }
+}
+
 /// Which clock, from its wire value; `None` for UNSPECIFIED or unknown values.
 pub fn deadline_kind(raw: i32) -> Option<pb::DeadlineKind> {
     match pb::DeadlineKind::try_from(raw) {

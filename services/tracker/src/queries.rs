@@ -9,7 +9,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::state_pb;
+use crate::domain::{state_pb, timer_kind};
 use crate::error::Error;
 use crate::store::Ticket;
 use crate::timers::{self, Timer};
@@ -137,7 +137,7 @@ fn render(t: &Ticket, clocks: &[Timer], now: DateTime<Utc>) -> pb::LoopStatus {
     let deadlines: Vec<pb::DeadlineStatus> = clocks
         .iter()
         .map(|c| pb::DeadlineStatus {
-            kind: c.kind,
+            kind: c.kind() as i32,
             due_at: Some(ts(c.due_at)),
             met_at: c.met_at.map(ts),
             overdue: c.overdue(now),
@@ -185,7 +185,7 @@ fn render(t: &Ticket, clocks: &[Timer], now: DateTime<Utc>) -> pb::LoopStatus {
 pub struct OverdueQuery {
     /// Grid code prefixes; `None` for every grid (admin).
     pub roots: Option<Vec<String>>,
-    pub kind: Option<i32>,
+    pub kind: Option<&'static str>,
     pub now: DateTime<Utc>,
     pub size: i64,
     pub after: Option<(DateTime<Utc>, i64)>,
@@ -195,7 +195,7 @@ pub struct OverdueQuery {
 struct OverdueRow {
     id: i64,
     ticket_id: TicketId,
-    kind: i32,
+    kind: String,
     due_at: DateTime<Utc>,
     grid_code: String,
     worker_id: String,
@@ -216,7 +216,7 @@ pub async fn overdue(
            k.escalation_level, k.category_code, k.category_name, k.urgency \
          FROM timers t JOIN tickets k ON k.ticket_id = t.ticket_id \
          WHERE t.met_at IS NULL AND t.cancelled_at IS NULL AND t.due_at <= $1 \
-           AND ($2::integer IS NULL OR t.kind = $2) \
+           AND ($2::text IS NULL OR t.kind = $2) \
            AND ($3::text[] IS NULL OR ",
         gridloop_platform::scope_sql!("k.grid_code", "$3"),
         ") AND ($4::timestamptz IS NULL OR (t.due_at, t.id) > ($4, $5::bigint)) \
@@ -241,7 +241,7 @@ pub async fn overdue(
         let ls: gridloop_lifecycle::LoopState = serde_json::from_value(r.loop_state)?;
         out.push(pb::OverdueTicket {
             ticket_id: r.ticket_id.to_string(),
-            kind: r.kind,
+            kind: timer_kind::parse(&r.kind) as i32,
             due_at: Some(ts(r.due_at)),
             grid_code: r.grid_code,
             worker_id: r.worker_id,

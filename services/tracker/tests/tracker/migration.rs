@@ -1,0 +1,90 @@
+//! Migration 0004: clocks whose kind was stored as a number keep their kind as a name.
+
+use gridloop_platform::db;
+use gridloop_platform::testing::TestEnv;
+use sqlx::migrate::Migrator;
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+/// The tracker's schema as it stood while kinds were numbers, with one ticket and one clock
+/// of each of `kinds`.
+async fn before_names(env: &TestEnv, kinds: &[i32]) -> sqlx::PgPool {
+    let before = Migrator::with_migrations(
+        gridloop_tracker::MIGRATOR
+            .iter()
+            .filter(|m| m.version < 4)
+            .cloned()
+            .collect(),
+    );
+    let pool = db::setup(&env.config("tracker"), &before).await.unwrap();
+    let ticket = Uuid::now_v7();
+    sqlx::query("INSERT INTO tickets (ticket_id, loop_state) VALUES ($1, '{}'::jsonb)")
+        .bind(ticket)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for kind in kinds {
+        sqlx::query(
+            "INSERT INTO timers (ticket_id, kind, started_at, due_at) VALUES ($1, $2, now(), now())",
+        )
+        .bind(ticket)
+        .bind(kind)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool
+}
+
+#[tokio::test]
+async fn timer_kinds_stored_as_numbers_become_names() {
+    let env = TestEnv::new().await;
+    before_names(&env, &[1, 2, 3]).await;
+    let pool = db::setup(&env.config("tracker"), &gridloop_tracker::MIGRATOR)
+        .await
+        .unwrap();
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM timers ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["respond", "dispose", "feedback"]);
+    // The live-clock index still holds: a second live respond clock is refused.
+    let second = sqlx::query(
+        "INSERT INTO timers (ticket_id, kind, started_at, due_at) \
+         SELECT ticket_id, 'respond', now(), now() FROM tickets",
+    )
+    .execute(&pool)
+    .await;
+    assert!(second.is_err());
+    // A name outside the list is refused.
+    let odd = sqlx::query("UPDATE timers SET kind = 'callback' WHERE kind = 'feedback'")
+        .execute(&pool)
+        .await;
+    assert!(odd.is_err());
+}
+
+#[tokio::test]
+async fn an_unknown_timer_kind_stops_the_migration() {
+    let env = TestEnv::new().await;
+    let pool = before_names(&env, &[1]).await;
+    // Written past the old CHECK, as a hand edit by the database's owner could have.
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let mut owner = PgConnection::connect(&env.database_url).await.unwrap();
+    owner
+        .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {schema}.timers DROP CONSTRAINT timers_kind_check; \
+             UPDATE {schema}.timers SET kind = 7"
+        ))))
+        .await
+        .unwrap();
+    let migrated = db::setup(&env.config("tracker"), &gridloop_tracker::MIGRATOR).await;
+    assert!(migrated.is_err());
+    let kind: i32 = sqlx::query_scalar("SELECT kind FROM timers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kind, 7);
+}
