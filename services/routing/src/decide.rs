@@ -231,7 +231,7 @@ async fn rework(
     let worker = plan.rework.unwrap_or_default();
     match workers::get(tx, worker).await? {
         Some(w) if w.candidate().present(now) => {
-            let post: Option<i16> = sqlx::query_scalar(
+            let post: Option<String> = sqlx::query_scalar(
                 "SELECT post FROM posts WHERE worker_id = $1 AND grid_code = $2",
             )
             .bind(worker)
@@ -240,7 +240,7 @@ async fn rework(
             .await?;
             let choice = Choice {
                 worker: w.candidate(),
-                post: post.and_then(|p| PostKind::from_i32(i32::from(p))),
+                post: post.as_deref().and_then(PostKind::parse),
                 reason: "rework: back to the worker whose disposal was rejected".into(),
             };
             plan.notes.push(choice.reason.clone());

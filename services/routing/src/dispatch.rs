@@ -13,7 +13,7 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 pub use crate::decide::{Plan, decide, finish, plan};
-use crate::domain::{PostKind, SlaClass, task_kind, task_post, task_state};
+use crate::domain::{PostKind, SlaClass, dispatch_trigger, task_kind, task_post, task_state};
 use crate::grids::GridRow;
 use crate::index::Index;
 use crate::pick::Choice;
@@ -326,7 +326,7 @@ async fn wait(
     .bind(ticket.ticket_id)
     .bind(&grid.code)
     .bind(excluded)
-    .bind(trigger as i16)
+    .bind(dispatch_trigger::name(trigger))
     .execute(tx)
     .await?;
     Ok(())

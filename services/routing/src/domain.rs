@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::{Calendar, SlaSpan};
 use gridloop_platform::ApiError;
-use gridloop_proto::v1::{GridLevel, Post, TaskState, Urgency, WorkerRole};
+use gridloop_proto::v1::{
+    DispatchTrigger, DisposalType, GridLevel, Post, TaskState, Urgency, WorkerRole,
+};
 
 /// Level of a grid; the discriminants are the wire values and the stored ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,6 +58,23 @@ impl PostKind {
         match v {
             1 => Some(PostKind::A),
             2 => Some(PostKind::B),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PostKind::A => "a",
+            PostKind::B => "b",
+        }
+    }
+
+    /// The post a stored name stands for; `None` for no post.
+    pub fn parse(name: &str) -> Option<PostKind> {
+        match name {
+            "a" => Some(PostKind::A),
+            "b" => Some(PostKind::B),
             _ => None,
         }
     }
@@ -201,19 +220,64 @@ pub mod task_post {
     use super::PostKind;
     use gridloop_proto::v1::Post;
 
+    pub const NONE: &str = "none";
+
     pub fn name(post: Option<PostKind>) -> &'static str {
-        match post {
-            Some(PostKind::A) => "a",
-            Some(PostKind::B) => "b",
-            None => "none",
-        }
+        post.map_or(NONE, PostKind::name)
     }
 
     pub fn parse(name: &str) -> Post {
+        PostKind::proto(PostKind::parse(name))
+    }
+}
+
+/// Disposal types as stored, mapped to and from `DisposalType` here only.
+pub mod disposal_type {
+    use super::DisposalType;
+
+    /// The stored name. UNSPECIFIED is never stored: a report without a type is refused when
+    /// parsed, and the column's CHECK admits only the three names.
+    pub fn name(kind: DisposalType) -> &'static str {
+        match kind {
+            DisposalType::Unspecified => "unspecified",
+            DisposalType::Resolved => "resolved",
+            DisposalType::Explained => "explained",
+            DisposalType::Unresolvable => "unresolvable",
+        }
+    }
+
+    pub fn parse(name: &str) -> DisposalType {
         match name {
-            "a" => Post::A,
-            "b" => Post::B,
-            _ => Post::Unspecified,
+            "resolved" => DisposalType::Resolved,
+            "explained" => DisposalType::Explained,
+            "unresolvable" => DisposalType::Unresolvable,
+            _ => DisposalType::Unspecified,
+        }
+    }
+}
+
+/// The trigger a waiting ticket's re-dispatch carries, as stored.
+pub mod dispatch_trigger {
+    use super::DispatchTrigger;
+
+    /// The stored name; UNSPECIFIED has none.
+    pub fn name(trigger: DispatchTrigger) -> Option<&'static str> {
+        match trigger {
+            DispatchTrigger::Unspecified => None,
+            DispatchTrigger::Discovered => Some("discovered"),
+            DispatchTrigger::Returned => Some("returned"),
+            DispatchTrigger::Transferred => Some("transferred"),
+            DispatchTrigger::Reopened => Some("reopened"),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<DispatchTrigger> {
+        match name {
+            "discovered" => Some(DispatchTrigger::Discovered),
+            "returned" => Some(DispatchTrigger::Returned),
+            "transferred" => Some(DispatchTrigger::Transferred),
+            "reopened" => Some(DispatchTrigger::Reopened),
+            _ => None,
         }
     }
 }

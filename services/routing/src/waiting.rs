@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::decide::decide;
 use crate::dispatch::{self, Ctx, Decision, Target};
-use crate::domain::{task_kind, task_state};
+use crate::domain::{dispatch_trigger, task_kind, task_state};
 use crate::index::Index;
 use crate::{tickets, workers};
 
@@ -20,7 +20,7 @@ use crate::{tickets, workers};
 pub const REDISPATCH_LIMIT: i64 = 50;
 
 /// A waiting ticket: where it waits, whom it keeps excluded, what dispatch left it waiting.
-type WaitingRow = (TicketId, String, Option<Uuid>, Option<i16>);
+type WaitingRow = (TicketId, String, Option<Uuid>, Option<String>);
 
 /// Dispatches, oldest first and at most [`REDISPATCH_LIMIT`], the waiting tickets whose grid
 /// `worker` serves: a grid they hold a post at, or their chief grid and anything below it (a
@@ -78,7 +78,7 @@ async fn redispatch_one(
     id: TicketId,
     grid: String,
     excluded: Option<Uuid>,
-    trigger: Option<i16>,
+    trigger: Option<String>,
 ) -> Result<bool, Error> {
     let Some(ticket) = tickets::lock(tx, id).await? else {
         return Ok(false);
@@ -95,7 +95,8 @@ async fn redispatch_one(
     }
     let target = Target::Waiting { grid, excluded };
     let trigger = trigger
-        .and_then(|t| DispatchTrigger::try_from(i32::from(t)).ok())
+        .as_deref()
+        .and_then(dispatch_trigger::parse)
         .unwrap_or(DispatchTrigger::Discovered);
     // Own savepoint: one ticket that cannot be dispatched (its grid gone, a deadlock with a
     // dispatch going the other way) stays waiting and does not undo the change.

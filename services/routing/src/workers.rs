@@ -6,7 +6,7 @@ use gridloop_proto::v1::{PostAssignment, Worker};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{PostKind, mask_phone};
+use crate::domain::{PostKind, mask_phone, task_post};
 use crate::grids::GridRow;
 use crate::pick::{Candidate, Tier};
 
@@ -84,7 +84,7 @@ pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<WorkerRow>, s
 }
 
 pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignment>, sqlx::Error> {
-    let rows: Vec<(String, i16)> =
+    let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT grid_code, post FROM posts WHERE worker_id = $1 ORDER BY grid_code")
             .bind(id)
             .fetch_all(tx)
@@ -93,7 +93,7 @@ pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignm
         .into_iter()
         .map(|(grid_code, post)| PostAssignment {
             grid_code,
-            post: i32::from(post),
+            post: PostKind::proto(PostKind::parse(&post)) as i32,
         })
         .collect())
 }
@@ -137,7 +137,7 @@ pub async fn upsert(tx: &mut PgConnection, w: &NewWorker) -> Result<(Uuid, bool)
         sqlx::query("INSERT INTO posts (worker_id, grid_code, post) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(grid)
-            .bind(*post as i16)
+            .bind(post.name())
             .execute(&mut *tx)
             .await?;
     }
@@ -213,11 +213,11 @@ pub async fn post_holders(
 ) -> Result<Vec<WorkerRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM posts p JOIN workers w ON w.worker_id = p.worker_id \
-         WHERE p.grid_code = $1 AND ($2::smallint IS NULL OR p.post = $2) ORDER BY w.staff_no",
+         WHERE p.grid_code = $1 AND ($2::text IS NULL OR p.post = $2) ORDER BY w.staff_no",
         columns()
     )))
     .bind(grid)
-    .bind(post.map(|p| p as i16))
+    .bind(post.map(PostKind::name))
     .fetch_all(tx)
     .await
 }
@@ -233,11 +233,11 @@ pub async fn chiefs(tx: &mut PgConnection, grid: &str) -> Result<Vec<WorkerRow>,
     .await
 }
 
-/// A candidate row of [`tiers`]: the grid and post (0 for a chief) it came by.
+/// A candidate row of [`tiers`]: the grid and post (`none` for a chief) it came by.
 type CandidateRow = (
     i64,
     Option<String>,
-    Option<i16>,
+    Option<String>,
     Option<uuid::Uuid>,
     Option<String>,
     Option<i16>,
@@ -268,12 +268,13 @@ pub async fn tiers(
              w.leave_from, w.leave_until, w.duty_reason, w.capacity, w.open_tasks \
            FROM posts p JOIN workers w ON w.worker_id = p.worker_id WHERE p.grid_code = $1 \
            UNION ALL \
-           SELECT w.chief_of_grid, 0::smallint, w.worker_id, w.staff_no, w.role, w.on_duty, \
+           SELECT w.chief_of_grid, $3::text, w.worker_id, w.staff_no, w.role, w.on_duty, \
              w.leave_from, w.leave_until, w.duty_reason, w.capacity, w.open_tasks \
            FROM workers w WHERE w.chief_of_grid = ANY($2)) c ON true",
     )
     .bind(&grid.code)
     .bind(&chiefs_of)
+    .bind(task_post::NONE)
     .fetch_all(tx)
     .await?;
     let version = rows.first().map(|r| r.0).unwrap_or_default();
@@ -325,7 +326,7 @@ pub async fn tiers(
             capacity: r.10.unwrap_or_default(),
             open_tasks: i64::from(r.11.unwrap_or_default()),
         };
-        let tier = match PostKind::from_i32(i32::from(post)) {
+        let tier = match PostKind::parse(&post) {
             Some(PostKind::A) => 0,
             Some(PostKind::B) => 1,
             // A chief (no post).

@@ -171,7 +171,7 @@ struct Workers {
     capacity: Vec<i32>,
     post_worker: Vec<Uuid>,
     post_grid: Vec<String>,
-    post_kind: Vec<i16>,
+    post_kind: Vec<&'static str>,
     leave: Vec<Uuid>,
     off: Vec<Uuid>,
     /// (worker, open tasks to give them)
@@ -190,7 +190,7 @@ impl Workers {
         id
     }
 
-    fn post_holder(&mut self, rng: &mut Rng, grid: &str, kind: i16) {
+    fn post_holder(&mut self, rng: &mut Rng, grid: &str, kind: &'static str) {
         let roll = rng.below(100);
         let capacity = if (20..30).contains(&roll) { 2 } else { 0 };
         let id = self.add(2, "", capacity);
@@ -251,7 +251,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
     w.add(1, &g[0].code, 0);
     for &i in county.towns.iter().chain(&county.villages) {
         w.add(1, &g[i].code, 0);
-        for kind in [1, 1, 2, 2] {
+        for kind in ["a", "a", "b", "b"] {
             w.post_holder(&mut rng, &g[i].code, kind);
         }
     }
@@ -261,7 +261,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
             w.off.push(chief);
         }
         if rng.below(20) != 0 {
-            for kind in [1, 1, 1, 2, 2, 2] {
+            for kind in ["a", "a", "a", "b", "b", "b"] {
                 w.post_holder(&mut rng, &g[i].code, kind);
             }
         }
@@ -285,7 +285,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
     .await?;
     sqlx::query(
         "INSERT INTO posts (worker_id, grid_code, post) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::smallint[])",
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])",
     )
     .bind(&w.post_worker)
     .bind(&w.post_grid)

@@ -1,5 +1,6 @@
 //! Migration 0005: ticket ids stored as TEXT before it are the same UUIDs after it.
 //! Migration 0006: tasks' kinds, states and posts stored as numbers keep their meaning as names.
+//! Migration 0007: so do AB posts, disposal types and waiting tickets' triggers.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -79,13 +80,13 @@ async fn ticket_ids_stored_as_text_are_kept_as_uuids() {
     assert!(orphan.is_err());
 }
 
-/// Routing's schema as it stood while tasks stored wire numbers, with one ticket, grid and
-/// worker to hang tasks on.
-async fn before_names(env: &TestEnv) -> (sqlx::PgPool, Uuid, Uuid) {
+/// Routing's schema as it stood before migration `version`, with one ticket, grid and worker
+/// to hang rows on.
+async fn schema_before(env: &TestEnv, version: i64) -> (sqlx::PgPool, Uuid, Uuid) {
     let before = Migrator::with_migrations(
         gridloop_routing::MIGRATOR
             .iter()
-            .filter(|m| m.version < 6)
+            .filter(|m| m.version < version)
             .cloned()
             .collect(),
     );
@@ -130,7 +131,7 @@ async fn insert_task(pool: &sqlx::PgPool, ticket: Uuid, worker: Uuid, row: (i16,
 #[tokio::test]
 async fn task_numbers_become_names() {
     let env = TestEnv::new().await;
-    let (pool, ticket, worker) = before_names(&env).await;
+    let (pool, ticket, worker) = schema_before(&env, 6).await;
     // (kind, state, post, current): every number each column held.
     let old = [
         (2, 1, 0, true),
@@ -200,7 +201,7 @@ async fn task_numbers_become_names() {
 #[tokio::test]
 async fn an_unknown_task_number_stops_the_migration() {
     let env = TestEnv::new().await;
-    let (pool, ticket, worker) = before_names(&env).await;
+    let (pool, ticket, worker) = schema_before(&env, 6).await;
     insert_task(&pool, ticket, worker, (1, 9, 1, true)).await;
     let migrated = db::setup(&env.config("routing"), &gridloop_routing::MIGRATOR).await;
     assert!(migrated.is_err());
@@ -210,4 +211,59 @@ async fn an_unknown_task_number_stops_the_migration() {
         .await
         .unwrap();
     assert_eq!(state, 9);
+}
+
+#[tokio::test]
+async fn post_disposal_and_trigger_numbers_become_names() {
+    let env = TestEnv::new().await;
+    let (pool, ticket, worker) = schema_before(&env, 7).await;
+    // Each statement names both the ticket ($1) and the worker ($2).
+    for sql in [
+        "INSERT INTO grids (code, name, level, parent_code) \
+         SELECT 'T', '城关镇', 2, 'C' WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL",
+        "INSERT INTO posts (worker_id, grid_code, post) \
+         SELECT $2, 'C', 1 WHERE $1::uuid IS NOT NULL UNION ALL SELECT $2, 'T', 2",
+        "UPDATE tickets SET waiting_grid = 'C', waiting_since = now(), waiting_trigger = 2 \
+         WHERE ticket_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id) \
+         VALUES ($1, 'handle', 'disposed', 'C', $2)",
+        "INSERT INTO disposals (disposal_id, ticket_id, task_id, worker_id, grid_code, \
+           disposal_type, result, disposed_at, rework_count) \
+         SELECT gen_random_uuid(), $1, id, $2, 'C', 3, '无法解决', now(), 0 FROM tasks",
+    ] {
+        sqlx::query(sql)
+            .bind(ticket)
+            .bind(worker)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let pool = db::setup(&env.config("routing"), &gridloop_routing::MIGRATOR)
+        .await
+        .unwrap();
+    let posts: Vec<(String, String)> =
+        sqlx::query_as("SELECT grid_code, post FROM posts ORDER BY grid_code")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(posts, [("C".into(), "a".into()), ("T".into(), "b".into())]);
+    let trigger: Option<String> = sqlx::query_scalar("SELECT waiting_trigger FROM tickets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(trigger.as_deref(), Some("returned"));
+    let kind: String = sqlx::query_scalar("SELECT disposal_type FROM disposals")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kind, "unresolvable");
+    // Names outside the lists are refused.
+    for sql in [
+        "UPDATE posts SET post = 'c'",
+        "UPDATE tickets SET waiting_trigger = 'merged'",
+        "UPDATE disposals SET disposal_type = 'ignored'",
+    ] {
+        assert!(sqlx::query(sql).execute(&pool).await.is_err(), "{sql}");
+    }
 }
