@@ -27,7 +27,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{self, Ctx, PRODUCER, Target};
-use crate::domain::{task_kind, task_state};
+use crate::domain::{channel, task_kind, task_state, urgency};
 use crate::index::Index;
 use crate::{grids, tickets, workers};
 
@@ -236,8 +236,8 @@ async fn discovered(
     .bind(json)
     .bind(&category.code)
     .bind(&category.name)
-    .bind(d.urgency as i16)
-    .bind(d.channel as i16)
+    .bind(urgency::name(d.urgency()))
+    .bind(channel::name(d.channel()))
     .bind(&d.content)
     .bind(&loc.address)
     .bind(&loc.grid_code)

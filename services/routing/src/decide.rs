@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{Ctx, Decision, RETURN_LIMIT, Target};
-use crate::domain::{Level, PostKind, SlaClass};
+use crate::domain::{Level, PostKind, SlaClass, urgency};
 use crate::grids::GridRow;
 use crate::index::{self, GridIndex, Index};
 use crate::pick::{self, Choice, Tier};
@@ -44,7 +44,10 @@ pub fn plan(
     let rule = ix.rule(&ticket.category_code);
     let level = rule.map(|r| r.level()).unwrap_or(DEFAULT_LEVEL);
     let rule_sla = rule.map(|r| r.sla()).unwrap_or(SlaClass::General);
-    let sla = SlaClass::effective(rule_sla, SlaClass::from_i32(i32::from(ticket.urgency)));
+    let sla = SlaClass::effective(
+        rule_sla,
+        SlaClass::from_urgency(urgency::parse(&ticket.urgency)),
+    );
     let get = |code: &str| ix.get(code).cloned().ok_or_else(|| missing(code));
 
     let mut notes: Vec<String> = Vec::new();

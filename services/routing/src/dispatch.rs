@@ -13,7 +13,9 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 pub use crate::decide::{Plan, decide, finish, plan};
-use crate::domain::{PostKind, SlaClass, dispatch_trigger, task_kind, task_post, task_state};
+use crate::domain::{
+    PostKind, SlaClass, channel, dispatch_trigger, task_kind, task_post, task_state, urgency,
+};
 use crate::grids::GridRow;
 use crate::index::Index;
 use crate::pick::Choice;
@@ -210,7 +212,7 @@ pub async fn dispatch(
         .bind(ticket.ticket_id)
         .bind(attempt)
         .bind(dispose_by)
-        .bind(sla.proto() as i16)
+        .bind(urgency::name(sla.proto()))
         .bind(json)
         .execute(&mut *sp)
         .await?;
@@ -221,7 +223,7 @@ pub async fn dispatch(
             grid_name: grid.name.clone(),
             worker_id: worker_id.to_string(),
             post: PostKind::proto(choice.post) as i32,
-            worker_role: i32::from(choice.worker.role),
+            worker_role: choice.worker.role as i32,
             reason: reason.clone(),
             sla_class: sla.proto() as i32,
             deadlines: Some(Deadlines {
@@ -235,7 +237,7 @@ pub async fn dispatch(
                 code: ticket.category_code.clone(),
                 name: ticket.category_name.clone(),
             }),
-            channel: i32::from(ticket.channel),
+            channel: channel::parse(&ticket.channel) as i32,
             citizen_key: ticket.citizen_key.clone(),
             rework_count: next.rework_count,
         });

@@ -3,8 +3,12 @@
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::{Calendar, SlaSpan};
 use gridloop_platform::ApiError;
-use gridloop_proto::v1::{
-    DispatchTrigger, DisposalType, GridLevel, Post, TaskState, Urgency, WorkerRole,
+use gridloop_proto::v1::{GridLevel, Post, Urgency, WorkerRole};
+
+mod stored;
+pub use stored::{
+    channel, dispatch_trigger, disposal_type, grid_level, role, task_kind, task_post, task_state,
+    urgency,
 };
 
 /// Level of a grid; the discriminants are the wire values and the stored ones.
@@ -106,7 +110,11 @@ pub enum SlaClass {
 
 impl SlaClass {
     pub fn from_i32(v: i32) -> Option<SlaClass> {
-        match Urgency::try_from(v).ok()? {
+        SlaClass::from_urgency(Urgency::try_from(v).ok()?)
+    }
+
+    pub fn from_urgency(u: Urgency) -> Option<SlaClass> {
+        match u {
             Urgency::General => Some(SlaClass::General),
             Urgency::Urgent => Some(SlaClass::Urgent),
             Urgency::Complex => Some(SlaClass::Complex),
@@ -151,134 +159,6 @@ impl SlaClass {
 
     pub fn dispose_by(self, from: DateTime<Utc>, cal: &Calendar) -> DateTime<Utc> {
         self.spans().1.deadline_from(from, cal)
-    }
-}
-
-/// Task states as stored: stable names, mapped to and from `TaskState` here only.
-pub mod task_state {
-    use super::TaskState;
-    pub const PENDING_ACCEPT: &str = "pending_accept";
-    pub const ACCEPTED: &str = "accepted";
-    pub const DISPOSED: &str = "disposed";
-    pub const RETURNED: &str = "returned";
-    pub const TRANSFERRED: &str = "transferred";
-    pub const CLOSED: &str = "closed";
-
-    /// The stored name of a state; UNSPECIFIED has none.
-    pub fn name(state: TaskState) -> Option<&'static str> {
-        match state {
-            TaskState::Unspecified => None,
-            TaskState::PendingAccept => Some(PENDING_ACCEPT),
-            TaskState::Accepted => Some(ACCEPTED),
-            TaskState::Disposed => Some(DISPOSED),
-            TaskState::Returned => Some(RETURNED),
-            TaskState::Transferred => Some(TRANSFERRED),
-            TaskState::Closed => Some(CLOSED),
-        }
-    }
-
-    /// The state a stored name stands for (the column's CHECK admits no other name).
-    pub fn parse(name: &str) -> TaskState {
-        match name {
-            PENDING_ACCEPT => TaskState::PendingAccept,
-            ACCEPTED => TaskState::Accepted,
-            DISPOSED => TaskState::Disposed,
-            RETURNED => TaskState::Returned,
-            TRANSFERRED => TaskState::Transferred,
-            CLOSED => TaskState::Closed,
-            _ => TaskState::Unspecified,
-        }
-    }
-}
-
-/// Task kinds as stored, mapped to and from `TaskKind` here only.
-pub mod task_kind {
-    use gridloop_proto::v1::TaskKind;
-    pub const HANDLE: &str = "handle";
-    pub const SUPERVISE: &str = "supervise";
-
-    /// The stored name of a kind; UNSPECIFIED has none.
-    pub fn name(kind: TaskKind) -> Option<&'static str> {
-        match kind {
-            TaskKind::Unspecified => None,
-            TaskKind::Handle => Some(HANDLE),
-            TaskKind::Supervise => Some(SUPERVISE),
-        }
-    }
-
-    pub fn parse(name: &str) -> TaskKind {
-        match name {
-            HANDLE => TaskKind::Handle,
-            SUPERVISE => TaskKind::Supervise,
-            _ => TaskKind::Unspecified,
-        }
-    }
-}
-
-/// A task's post as stored; `none` for a task held at no post (督办, the fallback desk).
-pub mod task_post {
-    use super::PostKind;
-    use gridloop_proto::v1::Post;
-
-    pub const NONE: &str = "none";
-
-    pub fn name(post: Option<PostKind>) -> &'static str {
-        post.map_or(NONE, PostKind::name)
-    }
-
-    pub fn parse(name: &str) -> Post {
-        PostKind::proto(PostKind::parse(name))
-    }
-}
-
-/// Disposal types as stored, mapped to and from `DisposalType` here only.
-pub mod disposal_type {
-    use super::DisposalType;
-
-    /// The stored name. UNSPECIFIED is never stored: a report without a type is refused when
-    /// parsed, and the column's CHECK admits only the three names.
-    pub fn name(kind: DisposalType) -> &'static str {
-        match kind {
-            DisposalType::Unspecified => "unspecified",
-            DisposalType::Resolved => "resolved",
-            DisposalType::Explained => "explained",
-            DisposalType::Unresolvable => "unresolvable",
-        }
-    }
-
-    pub fn parse(name: &str) -> DisposalType {
-        match name {
-            "resolved" => DisposalType::Resolved,
-            "explained" => DisposalType::Explained,
-            "unresolvable" => DisposalType::Unresolvable,
-            _ => DisposalType::Unspecified,
-        }
-    }
-}
-
-/// The trigger a waiting ticket's re-dispatch carries, as stored.
-pub mod dispatch_trigger {
-    use super::DispatchTrigger;
-
-    /// The stored name; UNSPECIFIED has none.
-    pub fn name(trigger: DispatchTrigger) -> Option<&'static str> {
-        match trigger {
-            DispatchTrigger::Unspecified => None,
-            DispatchTrigger::Discovered => Some("discovered"),
-            DispatchTrigger::Returned => Some("returned"),
-            DispatchTrigger::Transferred => Some("transferred"),
-            DispatchTrigger::Reopened => Some("reopened"),
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<DispatchTrigger> {
-        match name {
-            "discovered" => Some(DispatchTrigger::Discovered),
-            "returned" => Some(DispatchTrigger::Returned),
-            "transferred" => Some(DispatchTrigger::Transferred),
-            "reopened" => Some(DispatchTrigger::Reopened),
-            _ => None,
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use gridloop_proto::v1::{Category, Deadlines, GeoPoint, Location, MaskedContact,
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{task_kind, task_post, task_state};
+use crate::domain::{channel, task_kind, task_post, task_state, urgency};
 use crate::resolve::Place;
 
 /// What routing knows of a ticket.
@@ -17,9 +17,9 @@ pub struct TicketRow {
     pub loop_state: String,
     pub category_code: String,
     pub category_name: String,
-    pub urgency: i16,
-    pub sla_class: i16,
-    pub channel: i16,
+    pub urgency: String,
+    pub sla_class: String,
+    pub channel: String,
     pub address: String,
     pub grid_hint: String,
     pub lat: Option<f64>,
@@ -100,8 +100,8 @@ pub struct TaskRow {
     pub supervision_note: String,
     pub category_code: String,
     pub category_name: String,
-    pub sla_class: i16,
-    pub channel: i16,
+    pub sla_class: String,
+    pub channel: String,
     pub content: String,
     pub address: String,
     pub grid_hint: String,
@@ -134,8 +134,8 @@ impl TaskRow {
                 code: self.category_code.clone(),
                 name: self.category_name.clone(),
             }),
-            urgency: i32::from(self.sla_class),
-            channel: i32::from(self.channel),
+            urgency: urgency::parse(&self.sla_class) as i32,
+            channel: channel::parse(&self.channel) as i32,
             content: self.content.clone(),
             location: Some(Location {
                 point: match (self.lat, self.lng) {

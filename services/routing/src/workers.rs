@@ -6,7 +6,7 @@ use gridloop_proto::v1::{PostAssignment, Worker};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{PostKind, mask_phone, task_post};
+use crate::domain::{PostKind, mask_phone, role, task_post};
 use crate::grids::GridRow;
 use crate::pick::{Candidate, Tier};
 
@@ -16,7 +16,7 @@ pub struct WorkerRow {
     pub worker_id: Uuid,
     pub staff_no: String,
     pub name: String,
-    pub role: i16,
+    pub role: String,
     pub phone: String,
     pub chief_of_grid: Option<String>,
     pub capacity: i32,
@@ -43,7 +43,7 @@ impl WorkerRow {
         Candidate {
             worker_id: self.worker_id,
             staff_no: self.staff_no.clone(),
-            role: self.role,
+            role: role::parse(&self.role),
             on_duty: self.on_duty,
             leave_from: self.leave_from,
             leave_until: self.leave_until,
@@ -60,7 +60,7 @@ impl WorkerRow {
             worker_id: self.worker_id.to_string(),
             staff_no: self.staff_no.clone(),
             name: self.name.clone(),
-            role: i32::from(self.role),
+            role: role::parse(&self.role) as i32,
             masked_phone: mask_phone(&self.phone),
             posts,
             chief_of_grid_code: self.chief_of_grid.clone().unwrap_or_default(),
@@ -102,7 +102,7 @@ pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignm
 pub struct NewWorker {
     pub staff_no: String,
     pub name: String,
-    pub role: i16,
+    pub role: gridloop_proto::v1::WorkerRole,
     pub phone: String,
     pub posts: Vec<(String, PostKind)>,
     pub chief_of: Option<String>,
@@ -123,7 +123,7 @@ pub async fn upsert(tx: &mut PgConnection, w: &NewWorker) -> Result<(Uuid, bool)
     .bind(Uuid::now_v7())
     .bind(&w.staff_no)
     .bind(&w.name)
-    .bind(w.role)
+    .bind(role::name(w.role))
     .bind(&w.phone)
     .bind(&w.chief_of)
     .bind(w.capacity)
@@ -174,7 +174,7 @@ pub async fn set_duty(
 pub async fn list(
     tx: &mut PgConnection,
     roots: Option<&[String]>,
-    role: Option<i16>,
+    role: Option<&'static str>,
     on_duty_only: bool,
     offset: i64,
     limit: i64,
@@ -184,7 +184,7 @@ pub async fn list(
            SELECT code FROM grids WHERE code = ANY($1) \
            UNION ALL SELECT g.code FROM below JOIN grids g ON g.parent_code = below.code) \
          SELECT {} FROM workers w \
-         WHERE ($2::smallint IS NULL OR w.role = $2) \
+         WHERE ($2::text IS NULL OR w.role = $2) \
            AND ($3 OR w.chief_of_grid IN (SELECT code FROM below) \
                 OR EXISTS (SELECT 1 FROM posts p WHERE p.worker_id = w.worker_id \
                            AND p.grid_code IN (SELECT code FROM below))) \
@@ -240,7 +240,7 @@ type CandidateRow = (
     Option<String>,
     Option<uuid::Uuid>,
     Option<String>,
-    Option<i16>,
+    Option<String>,
     Option<bool>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
@@ -318,7 +318,7 @@ pub async fn tiers(
         let c = Candidate {
             worker_id,
             staff_no,
-            role: r.5.unwrap_or_default(),
+            role: role::parse(r.5.as_deref().unwrap_or_default()),
             on_duty: r.6.unwrap_or_default(),
             leave_from: r.7,
             leave_until: r.8,

@@ -1,6 +1,7 @@
 //! Migration 0005: ticket ids stored as TEXT before it are the same UUIDs after it.
 //! Migration 0006: tasks' kinds, states and posts stored as numbers keep their meaning as names.
 //! Migration 0007: so do AB posts, disposal types and waiting tickets' triggers.
+//! Migration 0008: and grid levels, worker roles, urgencies and channels.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -266,4 +267,76 @@ async fn post_disposal_and_trigger_numbers_become_names() {
     ] {
         assert!(sqlx::query(sql).execute(&pool).await.is_err(), "{sql}");
     }
+}
+
+#[tokio::test]
+async fn level_role_urgency_and_channel_numbers_become_names() {
+    let env = TestEnv::new().await;
+    // The grid 'C' (level 1) and worker (role 2) come with the schema.
+    let (pool, ticket, worker) = schema_before(&env, 8).await;
+    for sql in [
+        "INSERT INTO grids (code, name, level, parent_code) \
+         SELECT 'G', '一组', 4, 'C' WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL",
+        "UPDATE tickets SET urgency = 2, sla_class = 3, channel = 6 \
+         WHERE ticket_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO tickets (ticket_id, loop_state) \
+         SELECT $2, '{}'::jsonb WHERE $1::uuid IS NOT NULL",
+    ] {
+        sqlx::query(sql)
+            .bind(ticket)
+            .bind(worker)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let pool = db::setup(&env.config("routing"), &gridloop_routing::MIGRATOR)
+        .await
+        .unwrap();
+    let grids: Vec<(String, String)> =
+        sqlx::query_as("SELECT code, level FROM grids ORDER BY code")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        grids,
+        [("C".into(), "county".into()), ("G".into(), "group".into())]
+    );
+    let role: String = sqlx::query_scalar("SELECT role FROM workers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(role, "grid_worker");
+    // The seeded rules: municipal was (2, 1), land_housing (2, 3).
+    let rules: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT category_code, handling_level, sla_class FROM routing_rules \
+         WHERE category_code IN ('municipal', 'land_housing') ORDER BY category_code",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rules,
+        [
+            ("land_housing".into(), "town".into(), "complex".into()),
+            ("municipal".into(), "town".into(), "general".into()),
+        ]
+    );
+    let tickets: Vec<(Uuid, String, String, String)> =
+        sqlx::query_as("SELECT ticket_id, urgency, sla_class, channel FROM tickets")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let of = |id: Uuid| {
+        let t = tickets.iter().find(|t| t.0 == id).unwrap();
+        (t.1.as_str(), t.2.as_str(), t.3.as_str())
+    };
+    assert_eq!(of(ticket), ("urgent", "complex", "patrol"));
+    // A ticket discovery said nothing about keeps saying nothing.
+    assert_eq!(of(worker), ("unspecified", "general", "unspecified"));
+    // Only a county has no parent, by name now.
+    let orphan = sqlx::query("INSERT INTO grids (code, name, level) VALUES ('T', '镇', 'town')")
+        .execute(&pool)
+        .await;
+    assert!(orphan.is_err());
 }
