@@ -39,6 +39,21 @@ pub mod timer_kind {
     }
 }
 
+/// An escalation's cause as stored, mapped from `EscalationCause` here only.
+pub mod escalation_cause {
+    use gridloop_proto::v1::EscalationCause;
+
+    /// The stored name. UNSPECIFIED is never stored: every escalation has its cause, and the
+    /// column's CHECK admits only the two names.
+    pub fn name(cause: EscalationCause) -> &'static str {
+        match cause {
+            EscalationCause::Unspecified => "unspecified",
+            EscalationCause::Overdue => "overdue",
+            EscalationCause::RepeatComplaint => "repeat_complaint",
+        }
+    }
+}
+
 /// Which clock, from its wire value; `None` for UNSPECIFIED or unknown values.
 pub fn deadline_kind(raw: i32) -> Option<pb::DeadlineKind> {
     match pb::DeadlineKind::try_from(raw) {

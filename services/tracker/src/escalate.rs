@@ -17,7 +17,7 @@ use gridloop_proto::v1::{
 };
 use sqlx::PgConnection;
 
-use crate::domain::{level_up, state_pb};
+use crate::domain::{escalation_cause, level_up, state_pb};
 use crate::error::Error;
 use crate::store::{self, Ticket};
 use crate::timers::Timer;
@@ -71,7 +71,7 @@ async fn escalate(
          ON CONFLICT (ticket_id, repeat_threshold) DO NOTHING",
     )
     .bind(ticket.id)
-    .bind(cause as i32)
+    .bind(escalation_cause::name(cause))
     .bind(timer.map(|t| t.id))
     .bind(repeat_threshold.map(|n| n as i32))
     .bind(level)

@@ -1,4 +1,5 @@
 //! Migration 0004: clocks whose kind was stored as a number keep their kind as a name.
+//! Migration 0005: so do escalations' causes.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -9,10 +10,16 @@ use uuid::Uuid;
 /// The tracker's schema as it stood while kinds were numbers, with one ticket and one clock
 /// of each of `kinds`.
 async fn before_names(env: &TestEnv, kinds: &[i32]) -> sqlx::PgPool {
+    schema_before(env, 4, kinds).await
+}
+
+/// The schema as it stood before migration `version`, with one ticket and one clock of each
+/// of `kinds`.
+async fn schema_before(env: &TestEnv, version: i64, kinds: &[i32]) -> sqlx::PgPool {
     let before = Migrator::with_migrations(
         gridloop_tracker::MIGRATOR
             .iter()
-            .filter(|m| m.version < 4)
+            .filter(|m| m.version < version)
             .cloned()
             .collect(),
     );
@@ -87,4 +94,34 @@ async fn an_unknown_timer_kind_stops_the_migration() {
         .await
         .unwrap();
     assert_eq!(kind, 7);
+}
+
+#[tokio::test]
+async fn escalation_causes_stored_as_numbers_become_names() {
+    let env = TestEnv::new().await;
+    let pool = schema_before(&env, 5, &[]).await;
+    for (cause, threshold) in [(1, None), (2, Some(3))] {
+        sqlx::query(
+            "INSERT INTO escalations (ticket_id, cause, repeat_threshold, level, grid_code, step, \
+               event_id, at) SELECT ticket_id, $1, $2, 2, 'T', 1, gen_random_uuid(), now() \
+             FROM tickets",
+        )
+        .bind(cause)
+        .bind(threshold)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let pool = db::setup(&env.config("tracker"), &gridloop_tracker::MIGRATOR)
+        .await
+        .unwrap();
+    let causes: Vec<String> = sqlx::query_scalar("SELECT cause FROM escalations ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(causes, ["overdue", "repeat_complaint"]);
+    let odd = sqlx::query("UPDATE escalations SET cause = 'whim'")
+        .execute(&pool)
+        .await;
+    assert!(odd.is_err());
 }
