@@ -39,6 +39,36 @@ pub mod timer_kind {
     }
 }
 
+/// Grid levels as stored. The tracker keeps a level as its wire number (0 for none: no grid
+/// held yet, no escalation yet), so the mapping is from and to that number, here only.
+pub mod grid_level {
+    use gridloop_proto::v1::GridLevel;
+
+    pub const NONE: &str = "none";
+
+    /// The stored name; 0 and numbers that are no level are `none`.
+    pub fn name(level: i32) -> &'static str {
+        match GridLevel::try_from(level) {
+            Ok(GridLevel::County) => "county",
+            Ok(GridLevel::Town) => "town",
+            Ok(GridLevel::Village) => "village",
+            Ok(GridLevel::Group) => "group",
+            Ok(GridLevel::Unspecified) | Err(_) => NONE,
+        }
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        let level = match name {
+            "county" => GridLevel::County,
+            "town" => GridLevel::Town,
+            "village" => GridLevel::Village,
+            "group" => GridLevel::Group,
+            _ => GridLevel::Unspecified,
+        };
+        level as i32
+    }
+}
+
 /// An escalation's cause as stored, mapped from `EscalationCause` here only.
 pub mod escalation_cause {
     use gridloop_proto::v1::EscalationCause;

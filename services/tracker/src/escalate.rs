@@ -17,7 +17,7 @@ use gridloop_proto::v1::{
 };
 use sqlx::PgConnection;
 
-use crate::domain::{escalation_cause, level_up, state_pb};
+use crate::domain::{escalation_cause, grid_level, level_up, state_pb};
 use crate::error::Error;
 use crate::store::{self, Ticket};
 use crate::timers::Timer;
@@ -74,7 +74,7 @@ async fn escalate(
     .bind(escalation_cause::name(cause))
     .bind(timer.map(|t| t.id))
     .bind(repeat_threshold.map(|n| n as i32))
-    .bind(level)
+    .bind(grid_level::name(level))
     .bind(&grid)
     .bind(step)
     .bind(&event.event_id)

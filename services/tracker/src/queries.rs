@@ -9,7 +9,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{state_pb, timer_kind};
+use crate::domain::{grid_level, state_pb, timer_kind};
 use crate::error::Error;
 use crate::store::Ticket;
 use crate::timers::{self, Timer};
@@ -200,7 +200,7 @@ struct OverdueRow {
     grid_code: String,
     worker_id: String,
     loop_state: serde_json::Value,
-    escalation_level: i32,
+    escalation_level: String,
     category_code: String,
     category_name: String,
     urgency: i32,
@@ -246,7 +246,7 @@ pub async fn overdue(
             grid_code: r.grid_code,
             worker_id: r.worker_id,
             state: state_pb(&ls.state) as i32,
-            escalation_level: r.escalation_level,
+            escalation_level: grid_level::parse(&r.escalation_level),
             category: Some(pb::Category {
                 code: r.category_code,
                 name: r.category_name,

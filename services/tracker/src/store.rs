@@ -6,6 +6,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::grid_level;
 use crate::error::Error;
 
 /// The tracker's record of one ticket.
@@ -34,10 +35,10 @@ struct TicketRow {
     category_name: String,
     urgency: i32,
     grid_code: String,
-    grid_level: i32,
+    grid_level: String,
     worker_id: String,
     parent_ticket_id: Option<TicketId>,
-    escalation_level: i32,
+    escalation_level: String,
     escalation_grid: String,
     escalation_step: i32,
     last_event_at: Option<DateTime<Utc>>,
@@ -57,10 +58,10 @@ impl TryFrom<TicketRow> for Ticket {
             category_name: r.category_name,
             urgency: r.urgency,
             grid_code: r.grid_code,
-            grid_level: r.grid_level,
+            grid_level: grid_level::parse(&r.grid_level),
             worker_id: r.worker_id,
             parent_ticket_id: r.parent_ticket_id,
-            escalation_level: r.escalation_level,
+            escalation_level: grid_level::parse(&r.escalation_level),
             escalation_grid: r.escalation_grid,
             escalation_step: r.escalation_step,
             last_event_at: r.last_event_at,
@@ -128,10 +129,10 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     .bind(&t.category_name)
     .bind(t.urgency)
     .bind(&t.grid_code)
-    .bind(t.grid_level)
+    .bind(grid_level::name(t.grid_level))
     .bind(&t.worker_id)
     .bind(t.parent_ticket_id)
-    .bind(t.escalation_level)
+    .bind(grid_level::name(t.escalation_level))
     .bind(&t.escalation_grid)
     .bind(t.escalation_step)
     .bind(t.last_event_at)
@@ -246,7 +247,8 @@ pub async fn learn_grid(
     level: i32,
     name: &str,
 ) -> Result<(), Error> {
-    if code.is_empty() || level == 0 {
+    // A level the tracker does not know is not remembered, like none.
+    if code.is_empty() || grid_level::name(level) == grid_level::NONE {
         return Ok(());
     }
     sqlx::query(
@@ -255,7 +257,7 @@ pub async fn learn_grid(
            name = CASE WHEN $3 = '' THEN grids.name ELSE $3 END",
     )
     .bind(code)
-    .bind(level)
+    .bind(grid_level::name(level))
     .bind(name)
     .execute(&mut *tx)
     .await?;
@@ -273,7 +275,7 @@ pub async fn ancestor_at(
          ORDER BY length(code) DESC LIMIT 1",
     )
     .bind(grid)
-    .bind(level)
+    .bind(grid_level::name(level))
     .fetch_optional(&mut *tx)
     .await?)
 }

@@ -1,5 +1,6 @@
 //! Migration 0004: clocks whose kind was stored as a number keep their kind as a name.
 //! Migration 0005: so do escalations' causes.
+//! Migration 0006: and grid levels, in grids, escalations and tickets.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -121,6 +122,52 @@ async fn escalation_causes_stored_as_numbers_become_names() {
         .unwrap();
     assert_eq!(causes, ["overdue", "repeat_complaint"]);
     let odd = sqlx::query("UPDATE escalations SET cause = 'whim'")
+        .execute(&pool)
+        .await;
+    assert!(odd.is_err());
+}
+
+#[tokio::test]
+async fn grid_levels_stored_as_numbers_become_names() {
+    let env = TestEnv::new().await;
+    let pool = schema_before(&env, 6, &[]).await;
+    for sql in [
+        "INSERT INTO grids (code, level) VALUES ('C', 1), ('CT', 2), ('CTV', 3), ('CTVG', 4)",
+        "UPDATE tickets SET grid_level = 4, escalation_level = 2",
+        "INSERT INTO tickets (ticket_id, loop_state) VALUES (gen_random_uuid(), '{}'::jsonb)",
+        "INSERT INTO escalations (ticket_id, cause, level, grid_code, step, event_id, at) \
+         SELECT ticket_id, 'overdue', 3, 'CTV', 1, gen_random_uuid(), now() FROM tickets \
+         WHERE grid_level = 4",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let pool = db::setup(&env.config("tracker"), &gridloop_tracker::MIGRATOR)
+        .await
+        .unwrap();
+    let grids: Vec<String> = sqlx::query_scalar("SELECT level FROM grids ORDER BY code")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(grids, ["county", "town", "village", "group"]);
+    let tickets: Vec<(String, String)> =
+        sqlx::query_as("SELECT grid_level, escalation_level FROM tickets ORDER BY grid_level")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    // A ticket no grid held and nobody escalated keeps saying so.
+    assert_eq!(
+        tickets,
+        [
+            ("group".into(), "town".into()),
+            ("none".into(), "none".into())
+        ]
+    );
+    let level: String = sqlx::query_scalar("SELECT level FROM escalations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(level, "village");
+    let odd = sqlx::query("UPDATE grids SET level = 'none'")
         .execute(&pool)
         .await;
     assert!(odd.is_err());
