@@ -69,6 +69,57 @@ pub mod grid_level {
     }
 }
 
+/// Urgencies as stored, from and to the wire number the tracker keeps, here only.
+pub mod urgency {
+    /// The names of the urgencies a rule is for, in wire order: a name's place (from 1) is
+    /// its number, which orders rules and their page tokens as before.
+    pub const RULE_ORDER: [&str; 3] = ["general", "urgent", "complex"];
+
+    /// The stored name; 0 and numbers that are no urgency are `unspecified`.
+    pub fn name(urgency: i32) -> &'static str {
+        usize::try_from(urgency)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| RULE_ORDER.get(i).copied())
+            .unwrap_or("unspecified")
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        RULE_ORDER
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| i as i32 + 1)
+    }
+}
+
+/// An SLA rule's time units as stored, from and to their wire numbers, here only.
+pub mod time_unit {
+    use gridloop_proto::v1::TimeUnit;
+
+    /// The stored name. UNSPECIFIED is never stored: a rule's units are validated, and the
+    /// columns' CHECKs admit only the four names.
+    pub fn name(unit: i32) -> &'static str {
+        match TimeUnit::try_from(unit) {
+            Ok(TimeUnit::WorkingHours) => "working_hours",
+            Ok(TimeUnit::WorkingDays) => "working_days",
+            Ok(TimeUnit::CalendarHours) => "calendar_hours",
+            Ok(TimeUnit::Minutes) => "minutes",
+            Ok(TimeUnit::Unspecified) | Err(_) => "unspecified",
+        }
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        let unit = match name {
+            "working_hours" => TimeUnit::WorkingHours,
+            "working_days" => TimeUnit::WorkingDays,
+            "calendar_hours" => TimeUnit::CalendarHours,
+            "minutes" => TimeUnit::Minutes,
+            _ => TimeUnit::Unspecified,
+        };
+        unit as i32
+    }
+}
+
 /// An escalation's cause as stored, mapped from `EscalationCause` here only.
 pub mod escalation_cause {
     use gridloop_proto::v1::EscalationCause;

@@ -9,7 +9,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{grid_level, state_pb, timer_kind};
+use crate::domain::{grid_level, state_pb, timer_kind, urgency};
 use crate::error::Error;
 use crate::store::Ticket;
 use crate::timers::{self, Timer};
@@ -203,7 +203,7 @@ struct OverdueRow {
     escalation_level: String,
     category_code: String,
     category_name: String,
-    urgency: i32,
+    urgency: String,
 }
 
 /// Live clocks past their deadline, longest overdue first.
@@ -251,7 +251,7 @@ pub async fn overdue(
                 code: r.category_code,
                 name: r.category_name,
             }),
-            urgency: r.urgency,
+            urgency: urgency::parse(&r.urgency),
         });
     }
     Ok((out, next))

@@ -6,7 +6,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::grid_level;
+use crate::domain::{grid_level, urgency};
 use crate::error::Error;
 
 /// The tracker's record of one ticket.
@@ -33,7 +33,7 @@ struct TicketRow {
     loop_state: serde_json::Value,
     category_code: String,
     category_name: String,
-    urgency: i32,
+    urgency: String,
     grid_code: String,
     grid_level: String,
     worker_id: String,
@@ -56,7 +56,7 @@ impl TryFrom<TicketRow> for Ticket {
             loop_state: serde_json::from_value(r.loop_state)?,
             category_code: r.category_code,
             category_name: r.category_name,
-            urgency: r.urgency,
+            urgency: urgency::parse(&r.urgency),
             grid_code: r.grid_code,
             grid_level: grid_level::parse(&r.grid_level),
             worker_id: r.worker_id,
@@ -127,7 +127,7 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     .bind(serde_json::to_value(&t.loop_state)?)
     .bind(&t.category_code)
     .bind(&t.category_name)
-    .bind(t.urgency)
+    .bind(urgency::name(t.urgency))
     .bind(&t.grid_code)
     .bind(grid_level::name(t.grid_level))
     .bind(&t.worker_id)

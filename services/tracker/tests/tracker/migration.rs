@@ -1,6 +1,7 @@
 //! Migration 0004: clocks whose kind was stored as a number keep their kind as a name.
 //! Migration 0005: so do escalations' causes.
 //! Migration 0006: and grid levels, in grids, escalations and tickets.
+//! Migration 0007: and urgencies and SLA rules' time units.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -168,6 +169,50 @@ async fn grid_levels_stored_as_numbers_become_names() {
         .unwrap();
     assert_eq!(level, "village");
     let odd = sqlx::query("UPDATE grids SET level = 'none'")
+        .execute(&pool)
+        .await;
+    assert!(odd.is_err());
+}
+
+#[tokio::test]
+async fn urgencies_and_units_stored_as_numbers_become_names() {
+    let env = TestEnv::new().await;
+    let pool = schema_before(&env, 7, &[]).await;
+    for sql in [
+        "UPDATE tickets SET urgency = 2",
+        "INSERT INTO tickets (ticket_id, loop_state) VALUES (gen_random_uuid(), '{}'::jsonb)",
+        "INSERT INTO sla_rules VALUES ('safety', 2, 30, 4, 1, 3, 1, 2, now())",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let pool = db::setup(&env.config("tracker"), &gridloop_tracker::MIGRATOR)
+        .await
+        .unwrap();
+    let mut urgencies: Vec<String> = sqlx::query_scalar("SELECT urgency FROM tickets")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    urgencies.sort();
+    // A ticket whose channel gave no urgency keeps saying so.
+    assert_eq!(urgencies, ["unspecified", "urgent"]);
+    let rules: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws(' ', category_code, urgency, respond_unit, dispose_unit, feedback_unit) \
+         FROM sla_rules ORDER BY category_code, dispose_amount",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    // The seeded defaults (0001) and the minutes rule written before the change.
+    assert_eq!(
+        rules,
+        [
+            " general working_hours working_days working_days",
+            " complex working_hours working_days working_days",
+            " urgent calendar_hours calendar_hours working_days",
+            "safety urgent minutes calendar_hours working_days",
+        ]
+    );
+    let odd = sqlx::query("UPDATE sla_rules SET respond_unit = 'fortnights'")
         .execute(&pool)
         .await;
     assert!(odd.is_err());
