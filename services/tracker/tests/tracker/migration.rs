@@ -2,6 +2,7 @@
 //! Migration 0005: so do escalations' causes.
 //! Migration 0006: and grid levels, in grids, escalations and tickets.
 //! Migration 0007: and urgencies and SLA rules' time units.
+//! Migration 0008: and the timeline's and violations' states and actor roles.
 
 use gridloop_platform::db;
 use gridloop_platform::testing::TestEnv;
@@ -216,4 +217,44 @@ async fn urgencies_and_units_stored_as_numbers_become_names() {
         .execute(&pool)
         .await;
     assert!(odd.is_err());
+}
+
+#[tokio::test]
+async fn timeline_states_and_roles_stored_as_numbers_become_names() {
+    let env = TestEnv::new().await;
+    let pool = schema_before(&env, 8, &[]).await;
+    for sql in [
+        "INSERT INTO timeline (event_id, ticket_id, kind, occurred_at, producer, actor_role, \
+           from_state, to_state, summary) \
+         SELECT gen_random_uuid(), ticket_id, 'discovered', now(), 'intake', 1, 0, 1, '' \
+         FROM tickets",
+        "INSERT INTO timeline (event_id, ticket_id, kind, occurred_at, producer, actor_role, \
+           from_state, to_state, summary) \
+         SELECT gen_random_uuid(), ticket_id, 'merged', now(), 'intake', 7, 4, 6, '' \
+         FROM tickets",
+        "INSERT INTO violations (event_id, ticket_id, attempted, from_state, reason, producer, \
+           occurred_at, recorded_at) \
+         SELECT gen_random_uuid(), ticket_id, 'closed', 5, 'already closed', 'closure', \
+           now(), now() FROM tickets",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let pool = db::setup(&env.config("tracker"), &gridloop_tracker::MIGRATOR)
+        .await
+        .unwrap();
+    let timeline: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws(' ', actor_role, from_state, to_state) FROM timeline ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        timeline,
+        ["operator unspecified discovered", "citizen feedback merged"]
+    );
+    let state: String = sqlx::query_scalar("SELECT from_state FROM violations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "closed");
 }
