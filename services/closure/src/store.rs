@@ -8,7 +8,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::stored::{ACTOR_ROLE, DISPOSAL_TYPE, FEEDBACK_SOURCE, RATING};
+use crate::stored::{ACTOR_ROLE, CHANNEL, DISPOSAL_TYPE, EXEMPTION_KIND, FEEDBACK_SOURCE, RATING};
 
 /// Closure's view of one ticket.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ struct TicketRow {
     dispose_by: Option<DateTime<Utc>>,
     category_code: String,
     category_name: String,
-    channel: i32,
+    channel: String,
     last_disposer: String,
     last_unreached_at: Option<DateTime<Utc>>,
 }
@@ -50,7 +50,7 @@ impl TryFrom<TicketRow> for Ticket {
             dispose_by: r.dispose_by,
             category_code: r.category_code,
             category_name: r.category_name,
-            channel: r.channel,
+            channel: CHANNEL.parse(&r.channel),
             last_disposer: r.last_disposer,
             last_unreached_at: r.last_unreached_at,
         })
@@ -99,7 +99,7 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     .bind(t.dispose_by)
     .bind(&t.category_code)
     .bind(&t.category_name)
-    .bind(t.channel)
+    .bind(CHANNEL.name(t.channel))
     .bind(&t.last_disposer)
     .bind(t.last_unreached_at)
     .execute(&mut *tx)
@@ -235,8 +235,8 @@ pub async fn feedback(conn: &mut PgConnection, id: TicketId) -> Result<Vec<Feedb
     .await?)
 }
 
-/// One write-off (销号) in the ledger.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One write-off (销号) in the ledger (rating, exemption kind and channel stored by name).
+#[derive(Debug, Clone)]
 pub struct LedgerRow {
     pub entry_id: Uuid,
     pub ticket_id: TicketId,
@@ -257,6 +257,31 @@ pub struct LedgerRow {
     pub channel: i32,
 }
 
+impl<'r> sqlx::FromRow<'r, PgRow> for LedgerRow {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let rating: Option<&str> = r.try_get("rating")?;
+        let exemption_kind: Option<&str> = r.try_get("exemption_kind")?;
+        Ok(LedgerRow {
+            entry_id: r.try_get("entry_id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            grid_code: r.try_get("grid_code")?,
+            worker_id: r.try_get("worker_id")?,
+            closed_at: r.try_get("closed_at")?,
+            basis: r.try_get("basis")?,
+            rating: rating.map(|n| RATING.parse(n)),
+            exemption_kind: exemption_kind.map(|n| EXEMPTION_KIND.parse(n)),
+            exemption_reason: r.try_get("exemption_reason")?,
+            approved_by: r.try_get("approved_by")?,
+            rework_count: r.try_get("rework_count")?,
+            on_time: r.try_get("on_time")?,
+            dispose_by: r.try_get("dispose_by")?,
+            category_code: r.try_get("category_code")?,
+            category_name: r.try_get("category_name")?,
+            channel: CHANNEL.parse(r.try_get("channel")?),
+        })
+    }
+}
+
 pub const LEDGER_COLUMNS: &str = "entry_id, ticket_id, grid_code, worker_id, closed_at, basis, \
      rating, exemption_kind, exemption_reason, approved_by, rework_count, on_time, dispose_by, \
      category_code, category_name, channel";
@@ -272,8 +297,8 @@ pub async fn insert_ledger(tx: &mut PgConnection, l: &LedgerRow) -> Result<(), E
     .bind(&l.worker_id)
     .bind(l.closed_at)
     .bind(&l.basis)
-    .bind(l.rating)
-    .bind(l.exemption_kind)
+    .bind(l.rating.map(|r| RATING.name(r)))
+    .bind(l.exemption_kind.map(|k| EXEMPTION_KIND.name(k)))
     .bind(&l.exemption_reason)
     .bind(&l.approved_by)
     .bind(l.rework_count)
@@ -281,7 +306,7 @@ pub async fn insert_ledger(tx: &mut PgConnection, l: &LedgerRow) -> Result<(), E
     .bind(l.dispose_by)
     .bind(&l.category_code)
     .bind(&l.category_name)
-    .bind(l.channel)
+    .bind(CHANNEL.name(l.channel))
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -29,6 +29,20 @@ pub const RATING: Names = Names(&[
     "basically_satisfied",
     "dissatisfied",
 ]);
+pub const EXEMPTION_KIND: Names = Names(&[
+    "unspecified",
+    "citizen_unreachable",
+    "unresolvable_confirmed",
+]);
+pub const CHANNEL: Names = Names(&[
+    "unspecified",
+    "hotline_12345",
+    "one_key_call",
+    "app",
+    "mailbox",
+    "web",
+    "patrol",
+]);
 pub const FEEDBACK_SOURCE: Names = Names(&["unspecified", "citizen", "callback"]);
 pub const ACTOR_ROLE: Names = Names(&[
     "unspecified",
