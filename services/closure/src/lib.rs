@@ -34,6 +34,7 @@ mod flow;
 mod ledger;
 pub mod settings;
 mod store;
+mod stored;
 mod writeoff;
 
 use gridloop_lifecycle::Kind;

@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::{LoopState, TicketId};
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::stored::{ACTOR_ROLE, CHANNEL, DISPOSAL_TYPE, EXEMPTION_KIND, FEEDBACK_SOURCE, RATING};
 
 /// Closure's view of one ticket.
 #[derive(Debug, Clone)]
@@ -32,7 +34,7 @@ struct TicketRow {
     dispose_by: Option<DateTime<Utc>>,
     category_code: String,
     category_name: String,
-    channel: i32,
+    channel: String,
     last_disposer: String,
     last_unreached_at: Option<DateTime<Utc>>,
 }
@@ -48,7 +50,7 @@ impl TryFrom<TicketRow> for Ticket {
             dispose_by: r.dispose_by,
             category_code: r.category_code,
             category_name: r.category_name,
-            channel: r.channel,
+            channel: CHANNEL.parse(&r.channel),
             last_disposer: r.last_disposer,
             last_unreached_at: r.last_unreached_at,
         })
@@ -97,7 +99,7 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     .bind(t.dispose_by)
     .bind(&t.category_code)
     .bind(&t.category_name)
-    .bind(t.channel)
+    .bind(CHANNEL.name(t.channel))
     .bind(&t.last_disposer)
     .bind(t.last_unreached_at)
     .execute(&mut *tx)
@@ -105,8 +107,8 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     Ok(())
 }
 
-/// One disposal (处置) as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One disposal (处置) as stored (its type by name).
+#[derive(Debug, Clone)]
 pub struct DisposalRow {
     pub disposal_id: Uuid,
     pub ticket_id: TicketId,
@@ -120,6 +122,23 @@ pub struct DisposalRow {
     pub rework_count: i32,
 }
 
+impl<'r> sqlx::FromRow<'r, PgRow> for DisposalRow {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(DisposalRow {
+            disposal_id: r.try_get("disposal_id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            worker_id: r.try_get("worker_id")?,
+            grid_code: r.try_get("grid_code")?,
+            disposal_type: DISPOSAL_TYPE.parse(r.try_get("disposal_type")?),
+            result: r.try_get("result")?,
+            evidence_urls: r.try_get("evidence_urls")?,
+            disposed_at: r.try_get("disposed_at")?,
+            unresolvable_reason: r.try_get("unresolvable_reason")?,
+            rework_count: r.try_get("rework_count")?,
+        })
+    }
+}
+
 pub async fn insert_disposal(tx: &mut PgConnection, d: &DisposalRow) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO disposals (disposal_id, ticket_id, worker_id, grid_code, disposal_type, \
@@ -130,7 +149,7 @@ pub async fn insert_disposal(tx: &mut PgConnection, d: &DisposalRow) -> Result<(
     .bind(d.ticket_id)
     .bind(&d.worker_id)
     .bind(&d.grid_code)
-    .bind(d.disposal_type)
+    .bind(DISPOSAL_TYPE.name(d.disposal_type))
     .bind(&d.result)
     .bind(&d.evidence_urls)
     .bind(d.disposed_at)
@@ -152,8 +171,8 @@ pub async fn disposals(conn: &mut PgConnection, id: TicketId) -> Result<Vec<Disp
     .await?)
 }
 
-/// One rating or callback attempt as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One rating or callback attempt as stored (rating, source and role by name).
+#[derive(Debug, Clone)]
 pub struct FeedbackRow {
     pub feedback_id: Uuid,
     pub ticket_id: TicketId,
@@ -167,6 +186,23 @@ pub struct FeedbackRow {
     pub rework_count: i32,
 }
 
+impl<'r> sqlx::FromRow<'r, PgRow> for FeedbackRow {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(FeedbackRow {
+            feedback_id: r.try_get("feedback_id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            rating: RATING.parse(r.try_get("rating")?),
+            comment: r.try_get("comment")?,
+            source: FEEDBACK_SOURCE.parse(r.try_get("source")?),
+            reached: r.try_get("reached")?,
+            actor_id: r.try_get("actor_id")?,
+            actor_role: ACTOR_ROLE.parse(r.try_get("actor_role")?),
+            recorded_at: r.try_get("recorded_at")?,
+            rework_count: r.try_get("rework_count")?,
+        })
+    }
+}
+
 pub async fn insert_feedback(tx: &mut PgConnection, f: &FeedbackRow) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO feedback (feedback_id, ticket_id, rating, comment, source, reached, \
@@ -175,12 +211,12 @@ pub async fn insert_feedback(tx: &mut PgConnection, f: &FeedbackRow) -> Result<(
     )
     .bind(f.feedback_id)
     .bind(f.ticket_id)
-    .bind(f.rating)
+    .bind(RATING.name(f.rating))
     .bind(&f.comment)
-    .bind(f.source)
+    .bind(FEEDBACK_SOURCE.name(f.source))
     .bind(f.reached)
     .bind(&f.actor_id)
-    .bind(f.actor_role)
+    .bind(ACTOR_ROLE.name(f.actor_role))
     .bind(f.recorded_at)
     .bind(f.rework_count)
     .execute(&mut *tx)
@@ -199,8 +235,8 @@ pub async fn feedback(conn: &mut PgConnection, id: TicketId) -> Result<Vec<Feedb
     .await?)
 }
 
-/// One write-off (销号) in the ledger.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One write-off (销号) in the ledger (rating, exemption kind and channel stored by name).
+#[derive(Debug, Clone)]
 pub struct LedgerRow {
     pub entry_id: Uuid,
     pub ticket_id: TicketId,
@@ -221,6 +257,31 @@ pub struct LedgerRow {
     pub channel: i32,
 }
 
+impl<'r> sqlx::FromRow<'r, PgRow> for LedgerRow {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let rating: Option<&str> = r.try_get("rating")?;
+        let exemption_kind: Option<&str> = r.try_get("exemption_kind")?;
+        Ok(LedgerRow {
+            entry_id: r.try_get("entry_id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            grid_code: r.try_get("grid_code")?,
+            worker_id: r.try_get("worker_id")?,
+            closed_at: r.try_get("closed_at")?,
+            basis: r.try_get("basis")?,
+            rating: rating.map(|n| RATING.parse(n)),
+            exemption_kind: exemption_kind.map(|n| EXEMPTION_KIND.parse(n)),
+            exemption_reason: r.try_get("exemption_reason")?,
+            approved_by: r.try_get("approved_by")?,
+            rework_count: r.try_get("rework_count")?,
+            on_time: r.try_get("on_time")?,
+            dispose_by: r.try_get("dispose_by")?,
+            category_code: r.try_get("category_code")?,
+            category_name: r.try_get("category_name")?,
+            channel: CHANNEL.parse(r.try_get("channel")?),
+        })
+    }
+}
+
 pub const LEDGER_COLUMNS: &str = "entry_id, ticket_id, grid_code, worker_id, closed_at, basis, \
      rating, exemption_kind, exemption_reason, approved_by, rework_count, on_time, dispose_by, \
      category_code, category_name, channel";
@@ -236,8 +297,8 @@ pub async fn insert_ledger(tx: &mut PgConnection, l: &LedgerRow) -> Result<(), E
     .bind(&l.worker_id)
     .bind(l.closed_at)
     .bind(&l.basis)
-    .bind(l.rating)
-    .bind(l.exemption_kind)
+    .bind(l.rating.map(|r| RATING.name(r)))
+    .bind(l.exemption_kind.map(|k| EXEMPTION_KIND.name(k)))
     .bind(&l.exemption_reason)
     .bind(&l.approved_by)
     .bind(l.rework_count)
@@ -245,7 +306,7 @@ pub async fn insert_ledger(tx: &mut PgConnection, l: &LedgerRow) -> Result<(), E
     .bind(l.dispose_by)
     .bind(&l.category_code)
     .bind(&l.category_name)
-    .bind(l.channel)
+    .bind(CHANNEL.name(l.channel))
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -9,6 +9,8 @@ use gridloop_platform::Error;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
+use crate::stored::{DISPOSAL_TYPE, EXEMPTION_KIND, RATING};
+
 /// Most steps kept in a ticket's history: a caller needs the latest, the tracker has them all.
 pub const HISTORY_STEPS: usize = 20;
 
@@ -91,13 +93,13 @@ struct Row {
     accepted_at: Option<DateTime<Utc>>,
     respond_by: Option<DateTime<Utc>>,
     dispose_by: Option<DateTime<Utc>>,
-    disposal_type: i32,
+    disposal_type: String,
     disposal_result: String,
     disposed_at: Option<DateTime<Utc>>,
-    rating: i32,
+    rating: String,
     closed_at: Option<DateTime<Utc>>,
-    closed_on_rating: Option<i32>,
-    exemption_kind: Option<i32>,
+    closed_on_rating: Option<String>,
+    exemption_kind: Option<String>,
     exemption_reason: Option<String>,
     exemption_approved_by: Option<String>,
     overdue_count: i32,
@@ -121,14 +123,14 @@ impl TryFrom<Row> for Loop {
             accepted_at: r.accepted_at,
             respond_by: r.respond_by,
             dispose_by: r.dispose_by,
-            disposal_type: r.disposal_type,
+            disposal_type: DISPOSAL_TYPE.parse(&r.disposal_type),
             disposal_result: r.disposal_result,
             disposed_at: r.disposed_at,
-            rating: r.rating,
+            rating: RATING.parse(&r.rating),
             closed_at: r.closed_at,
-            closed_on_rating: r.closed_on_rating,
+            closed_on_rating: r.closed_on_rating.map(|n| RATING.parse(&n)),
             exemption: r.exemption_kind.map(|kind| Exemption {
-                kind,
+                kind: EXEMPTION_KIND.parse(&kind),
                 reason: r.exemption_reason.unwrap_or_default(),
                 approved_by: r.exemption_approved_by.unwrap_or_default(),
             }),
@@ -205,13 +207,13 @@ pub async fn save(tx: &mut PgConnection, l: &Loop) -> Result<(), Error> {
     .bind(l.accepted_at)
     .bind(l.respond_by)
     .bind(l.dispose_by)
-    .bind(l.disposal_type)
+    .bind(DISPOSAL_TYPE.name(l.disposal_type))
     .bind(&l.disposal_result)
     .bind(l.disposed_at)
-    .bind(l.rating)
+    .bind(RATING.name(l.rating))
     .bind(l.closed_at)
-    .bind(l.closed_on_rating)
-    .bind(exemption.map(|e| e.kind))
+    .bind(l.closed_on_rating.map(|r| RATING.name(r)))
+    .bind(exemption.map(|e| EXEMPTION_KIND.name(e.kind)))
     .bind(exemption.map(|e| e.reason.as_str()))
     .bind(exemption.map(|e| e.approved_by.as_str()))
     .bind(count(l.overdue_count))

@@ -27,7 +27,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{self, Ctx, PRODUCER, Target};
-use crate::domain::{KIND_SUPERVISE, task_state};
+use crate::domain::{channel, task_kind, task_state, urgency};
 use crate::index::Index;
 use crate::{grids, tickets, workers};
 
@@ -164,7 +164,7 @@ fn read(event: &Envelope) -> Result<Event, Error> {
 async fn set_current(
     tx: &mut PgConnection,
     ticket: TicketId,
-    state: i16,
+    state: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE tasks SET state = $2 WHERE ticket_id = $1 AND current")
         .bind(ticket)
@@ -236,8 +236,8 @@ async fn discovered(
     .bind(json)
     .bind(&category.code)
     .bind(&category.name)
-    .bind(d.urgency as i16)
-    .bind(d.channel as i16)
+    .bind(urgency::name(d.urgency()))
+    .bind(channel::name(d.channel()))
     .bind(&d.content)
     .bind(&loc.address)
     .bind(&loc.grid_code)
@@ -355,7 +355,7 @@ async fn escalated(
     .bind(chief)
     .bind(&note)
     .bind(&grid_code)
-    .bind(KIND_SUPERVISE)
+    .bind(task_kind::SUPERVISE)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -370,7 +370,7 @@ async fn escalated(
         .bind(chief)
         .bind(&note)
         .bind(&grid_code)
-        .bind(KIND_SUPERVISE)
+        .bind(task_kind::SUPERVISE)
         .bind(task_state::PENDING_ACCEPT)
         .execute(&mut *tx)
         .await?;

@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{Ctx, Decision, RETURN_LIMIT, Target};
-use crate::domain::{Level, PostKind, SlaClass};
+use crate::domain::{Level, PostKind, SlaClass, urgency};
 use crate::grids::GridRow;
 use crate::index::{self, GridIndex, Index};
 use crate::pick::{self, Choice, Tier};
@@ -44,7 +44,10 @@ pub fn plan(
     let rule = ix.rule(&ticket.category_code);
     let level = rule.map(|r| r.level()).unwrap_or(DEFAULT_LEVEL);
     let rule_sla = rule.map(|r| r.sla()).unwrap_or(SlaClass::General);
-    let sla = SlaClass::effective(rule_sla, SlaClass::from_i32(i32::from(ticket.urgency)));
+    let sla = SlaClass::effective(
+        rule_sla,
+        SlaClass::from_urgency(urgency::parse(&ticket.urgency)),
+    );
     let get = |code: &str| ix.get(code).cloned().ok_or_else(|| missing(code));
 
     let mut notes: Vec<String> = Vec::new();
@@ -231,7 +234,7 @@ async fn rework(
     let worker = plan.rework.unwrap_or_default();
     match workers::get(tx, worker).await? {
         Some(w) if w.candidate().present(now) => {
-            let post: Option<i16> = sqlx::query_scalar(
+            let post: Option<String> = sqlx::query_scalar(
                 "SELECT post FROM posts WHERE worker_id = $1 AND grid_code = $2",
             )
             .bind(worker)
@@ -240,7 +243,7 @@ async fn rework(
             .await?;
             let choice = Choice {
                 worker: w.candidate(),
-                post: post.and_then(|p| PostKind::from_i32(i32::from(p))),
+                post: post.as_deref().and_then(PostKind::parse),
                 reason: "rework: back to the worker whose disposal was rejected".into(),
             };
             plan.notes.push(choice.reason.clone());

@@ -13,7 +13,9 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 pub use crate::decide::{Plan, decide, finish, plan};
-use crate::domain::{PostKind, SlaClass, task_state};
+use crate::domain::{
+    PostKind, SlaClass, channel, dispatch_trigger, task_kind, task_post, task_state, urgency,
+};
 use crate::grids::GridRow;
 use crate::index::Index;
 use crate::pick::Choice;
@@ -104,7 +106,7 @@ pub async fn dispatch(
     state: LoopState,
     target: Target,
     trigger: DispatchTrigger,
-    retire_as: Option<i16>,
+    retire_as: Option<&str>,
 ) -> Result<bool, Error> {
     let holder = standing_holder(tx, ticket).await?;
     // The retirement frees the holder's slot: the decision counts it free already.
@@ -168,7 +170,7 @@ pub async fn dispatch(
         let written = sqlx::query(
             "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id, post, reason, \
                attempt, fallback_desk, dispatched_at, respond_by, dispose_by, rework_count) \
-             SELECT $1, 1, $2, $3, w.worker_id, $5, $6, $7, $8, $9, $10, $11, $12 \
+             SELECT $1, $14, $2, $3, w.worker_id, $5, $6, $7, $8, $9, $10, $11, $12 \
              FROM workers w WHERE w.worker_id = $4 AND w.on_duty \
                AND NOT (CASE WHEN w.leave_until IS NULL THEN false \
                              WHEN w.leave_from IS NULL THEN $9 < w.leave_until \
@@ -179,7 +181,7 @@ pub async fn dispatch(
         .bind(task_state::PENDING_ACCEPT)
         .bind(&grid.code)
         .bind(worker_id)
-        .bind(PostKind::proto(choice.post) as i16)
+        .bind(task_post::name(choice.post))
         .bind(&reason)
         .bind(attempt)
         .bind(cause.is_some())
@@ -188,6 +190,7 @@ pub async fn dispatch(
         .bind(dispose_by)
         .bind(next.rework_count as i32)
         .bind(!any_load)
+        .bind(task_kind::HANDLE)
         .execute(&mut *sp)
         .await?
         .rows_affected();
@@ -209,7 +212,7 @@ pub async fn dispatch(
         .bind(ticket.ticket_id)
         .bind(attempt)
         .bind(dispose_by)
-        .bind(sla.proto() as i16)
+        .bind(urgency::name(sla.proto()))
         .bind(json)
         .execute(&mut *sp)
         .await?;
@@ -220,7 +223,7 @@ pub async fn dispatch(
             grid_name: grid.name.clone(),
             worker_id: worker_id.to_string(),
             post: PostKind::proto(choice.post) as i32,
-            worker_role: i32::from(choice.worker.role),
+            worker_role: choice.worker.role as i32,
             reason: reason.clone(),
             sla_class: sla.proto() as i32,
             deadlines: Some(Deadlines {
@@ -234,7 +237,7 @@ pub async fn dispatch(
                 code: ticket.category_code.clone(),
                 name: ticket.category_name.clone(),
             }),
-            channel: i32::from(ticket.channel),
+            channel: channel::parse(&ticket.channel) as i32,
             citizen_key: ticket.citizen_key.clone(),
             rework_count: next.rework_count,
         });
@@ -262,10 +265,13 @@ async fn standing_holder(
         return Ok(None);
     }
     sqlx::query_as(
-        "SELECT worker_id, state IN (1, 2) FROM tasks \
-         WHERE ticket_id = $1 AND kind = 1 AND current",
+        "SELECT worker_id, state IN ($2, $3) FROM tasks \
+         WHERE ticket_id = $1 AND kind = $4 AND current",
     )
     .bind(ticket.ticket_id)
+    .bind(task_state::PENDING_ACCEPT)
+    .bind(task_state::ACCEPTED)
+    .bind(task_kind::HANDLE)
     .fetch_optional(tx)
     .await
 }
@@ -292,14 +298,15 @@ async fn lock_workers(tx: &mut PgConnection, mut ids: Vec<Uuid>) -> Result<(), s
 async fn retire(
     tx: &mut PgConnection,
     ticket: &TicketRow,
-    state: Option<i16>,
+    state: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tasks SET current = false, state = COALESCE($2, state) \
-         WHERE ticket_id = $1 AND kind = 1 AND current",
+         WHERE ticket_id = $1 AND kind = $3 AND current",
     )
     .bind(ticket.ticket_id)
     .bind(state)
+    .bind(task_kind::HANDLE)
     .execute(tx)
     .await?;
     Ok(())
@@ -321,7 +328,7 @@ async fn wait(
     .bind(ticket.ticket_id)
     .bind(&grid.code)
     .bind(excluded)
-    .bind(trigger as i16)
+    .bind(dispatch_trigger::name(trigger))
     .execute(tx)
     .await?;
     Ok(())

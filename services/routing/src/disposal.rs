@@ -10,6 +10,8 @@ use gridloop_proto::{from_ts, ts};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::disposal_type;
+
 const MAX_TEXT: usize = 2000;
 const MAX_EVIDENCE: usize = 9;
 const MAX_URL: usize = 2048;
@@ -142,7 +144,7 @@ pub struct DisposalRow {
     pub task_id: i64,
     pub worker_id: Uuid,
     pub grid_code: String,
-    pub disposal_type: i16,
+    pub disposal_type: String,
     pub result: String,
     pub evidence_urls: Vec<String>,
     pub disposed_at: DateTime<Utc>,
@@ -153,7 +155,7 @@ pub struct DisposalRow {
 impl DisposalRow {
     /// Whether `r` says what this disposal said: a client's retry of the same report.
     pub fn repeats(&self, r: &Report) -> bool {
-        self.disposal_type == r.kind as i16
+        self.disposal_type == disposal_type::name(r.kind)
             && self.result == r.result
             && self.evidence_urls == r.evidence_urls
             && self.unresolvable_reason == r.unresolvable_reason
@@ -165,7 +167,7 @@ impl DisposalRow {
             ticket_id: self.ticket_id.to_string(),
             worker_id: self.worker_id.to_string(),
             grid_code: self.grid_code.clone(),
-            disposal_type: i32::from(self.disposal_type),
+            disposal_type: disposal_type::parse(&self.disposal_type) as i32,
             result: self.result.clone(),
             evidence_urls: self.evidence_urls.clone(),
             disposed_at: Some(ts(self.disposed_at)),
@@ -179,7 +181,7 @@ impl DisposalRow {
         pb::TicketDisposed {
             worker_id: self.worker_id.to_string(),
             grid_code: self.grid_code.clone(),
-            disposal_type: i32::from(self.disposal_type),
+            disposal_type: disposal_type::parse(&self.disposal_type) as i32,
             result: self.result.clone(),
             evidence_urls: self.evidence_urls.clone(),
             disposed_at: Some(ts(self.disposed_at)),
@@ -203,7 +205,7 @@ pub async fn insert(tx: &mut PgConnection, d: &DisposalRow) -> Result<(), sqlx::
     .bind(d.task_id)
     .bind(d.worker_id)
     .bind(&d.grid_code)
-    .bind(d.disposal_type)
+    .bind(&d.disposal_type)
     .bind(&d.result)
     .bind(&d.evidence_urls)
     .bind(d.disposed_at)

@@ -3,7 +3,13 @@
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::{Calendar, SlaSpan};
 use gridloop_platform::ApiError;
-use gridloop_proto::v1::{GridLevel, Post, TaskState, Urgency, WorkerRole};
+use gridloop_proto::v1::{GridLevel, Post, Urgency, WorkerRole};
+
+mod stored;
+pub use stored::{
+    channel, dispatch_trigger, disposal_type, grid_level, role, task_kind, task_post, task_state,
+    urgency,
+};
 
 /// Level of a grid; the discriminants are the wire values and the stored ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,6 +66,23 @@ impl PostKind {
         }
     }
 
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PostKind::A => "a",
+            PostKind::B => "b",
+        }
+    }
+
+    /// The post a stored name stands for; `None` for no post.
+    pub fn parse(name: &str) -> Option<PostKind> {
+        match name {
+            "a" => Some(PostKind::A),
+            "b" => Some(PostKind::B),
+            _ => None,
+        }
+    }
+
     pub fn proto(post: Option<PostKind>) -> Post {
         match post {
             Some(PostKind::A) => Post::A,
@@ -87,7 +110,11 @@ pub enum SlaClass {
 
 impl SlaClass {
     pub fn from_i32(v: i32) -> Option<SlaClass> {
-        match Urgency::try_from(v).ok()? {
+        SlaClass::from_urgency(Urgency::try_from(v).ok()?)
+    }
+
+    pub fn from_urgency(u: Urgency) -> Option<SlaClass> {
+        match u {
             Urgency::General => Some(SlaClass::General),
             Urgency::Urgent => Some(SlaClass::Urgent),
             Urgency::Complex => Some(SlaClass::Complex),
@@ -134,26 +161,6 @@ impl SlaClass {
         self.spans().1.deadline_from(from, cal)
     }
 }
-
-/// Task states as stored (the wire values of `TaskState`).
-pub mod task_state {
-    use super::TaskState;
-    pub const PENDING_ACCEPT: i16 = TaskState::PendingAccept as i16;
-    pub const ACCEPTED: i16 = TaskState::Accepted as i16;
-    pub const DISPOSED: i16 = TaskState::Disposed as i16;
-    pub const RETURNED: i16 = TaskState::Returned as i16;
-    pub const TRANSFERRED: i16 = TaskState::Transferred as i16;
-    pub const CLOSED: i16 = TaskState::Closed as i16;
-
-    pub fn name(state: i16) -> &'static str {
-        TaskState::try_from(i32::from(state))
-            .map(|s| s.as_str_name())
-            .unwrap_or("TASK_STATE_UNSPECIFIED")
-    }
-}
-
-pub const KIND_HANDLE: i16 = 1;
-pub const KIND_SUPERVISE: i16 = 2;
 
 /// A phone number as stored: digits only (a leading +86 dropped), 7 to 15 of them.
 pub fn parse_phone(raw: &str) -> Result<String, ApiError> {

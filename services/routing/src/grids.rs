@@ -7,7 +7,7 @@ use gridloop_platform::ApiError;
 use gridloop_proto::v1::{GeoPoint, Grid, Polygon};
 use sqlx::PgConnection;
 
-use crate::domain::{Level, check_code};
+use crate::domain::{Level, check_code, grid_level};
 use crate::geo::{self, LatLng};
 
 /// A stored grid.
@@ -15,7 +15,8 @@ use crate::geo::{self, LatLng};
 pub struct GridRow {
     pub code: String,
     pub name: String,
-    pub level: i16,
+    /// The stored name; [`GridRow::level`] reads it.
+    pub level: String,
     pub parent_code: Option<String>,
     pub aliases: Vec<String>,
     /// The boundary ring as JSON text.
@@ -31,7 +32,7 @@ pub const G_COLUMNS: &str = "g.code, g.name, g.level, g.parent_code, g.aliases, 
 
 impl GridRow {
     pub fn level(&self) -> Level {
-        Level::from_i32(i32::from(self.level)).unwrap_or(Level::Group)
+        grid_level::parse(&self.level).unwrap_or(Level::Group)
     }
 
     pub fn ring(&self) -> Vec<LatLng> {
@@ -176,17 +177,14 @@ pub async fn upsert_batch(
         .filter_map(|g| g.parent.clone())
         .filter(|p| !levels.contains_key(p))
         .collect();
-    let stored: Vec<(String, i16)> =
+    let stored: Vec<(String, String)> =
         sqlx::query_as("SELECT code, level FROM grids WHERE code = ANY($1)")
             .bind(&outside)
             .fetch_all(&mut *tx)
             .await?;
     let mut known = levels.clone();
     for (code, level) in stored {
-        known.insert(
-            code,
-            Level::from_i32(i32::from(level)).unwrap_or(Level::Group),
-        );
+        known.insert(code, grid_level::parse(&level).unwrap_or(Level::Group));
     }
     for (i, g) in batch.iter().enumerate() {
         if let Some(p) = &g.parent {
@@ -237,7 +235,7 @@ pub async fn upsert_batch(
             let r = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&g.code)
                 .bind(&g.name)
-                .bind(g.level as i16)
+                .bind(grid_level::name(g.level))
                 .bind(&g.parent)
                 .bind(&g.aliases)
                 .bind(boundary)
@@ -256,9 +254,11 @@ pub async fn upsert_batch(
     // A level change of an existing grid must not leave its children misplaced.
     let misplaced: Option<String> = sqlx::query_scalar(
         "SELECT c.code FROM grids c JOIN grids p ON c.parent_code = p.code \
-         WHERE c.level <> p.level + 1 AND (c.code = ANY($1) OR p.code = ANY($1)) LIMIT 1",
+         WHERE array_position($2, c.level) <> array_position($2, p.level) + 1 \
+           AND (c.code = ANY($1) OR p.code = ANY($1)) LIMIT 1",
     )
     .bind(batch.iter().map(|g| g.code.clone()).collect::<Vec<_>>())
+    .bind(grid_level::NAMES)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(code) = misplaced {
@@ -326,13 +326,13 @@ pub async fn subtree(
            SELECT g.code, t.path || g.code, t.depth + 1 FROM t JOIN grids g ON g.parent_code = t.code \
            WHERE $2 = 0 OR t.depth < $2) \
          SELECT {G_COLUMNS} FROM t JOIN grids g ON g.code = t.code \
-         WHERE $3::smallint IS NULL OR g.level = $3 \
+         WHERE $3::text IS NULL OR g.level = $3 \
          ORDER BY t.path OFFSET $4 LIMIT $5"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(root)
         .bind(max_depth as i32)
-        .bind(level.map(|l| l as i16))
+        .bind(level.map(grid_level::name))
         .bind(offset)
         .bind(limit)
         .fetch_all(tx)

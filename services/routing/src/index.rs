@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use sqlx::PgConnection;
 
+use crate::domain::Level;
 use crate::geo::{self, LatLng};
 use crate::grids::{COLUMNS, GridRow};
 use crate::rules::RuleRow;
@@ -223,7 +224,7 @@ impl GridIndex {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.row.level == 1)
+            .filter(|(_, n)| n.row.level() == Level::County)
             .min_by(|a, b| a.1.row.code.cmp(&b.1.row.code))
             .map(|(i, _)| i as u32);
         ix.rules = rules

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::calendar::shanghai;
+use gridloop_proto::v1::WorkerRole;
 use uuid::Uuid;
 
 use crate::domain::PostKind;
@@ -14,7 +15,7 @@ use crate::domain::PostKind;
 pub struct Candidate {
     pub worker_id: Uuid,
     pub staff_no: String,
-    pub role: i16,
+    pub role: WorkerRole,
     pub on_duty: bool,
     pub leave_from: Option<DateTime<Utc>>,
     pub leave_until: Option<DateTime<Utc>>,
@@ -135,7 +136,7 @@ mod tests {
         Candidate {
             worker_id: Uuid::from_u128(n),
             staff_no: format!("S{n:03}"),
-            role: 2,
+            role: WorkerRole::GridWorker,
             on_duty: true,
             leave_from: None,
             leave_until: None,

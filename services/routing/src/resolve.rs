@@ -110,8 +110,8 @@ pub fn by_point(ix: &GridIndex, p: LatLng) -> Option<&GridRow> {
         })
         .min_by(|x, y| {
             y.row
-                .level
-                .cmp(&x.row.level)
+                .level()
+                .cmp(&x.row.level())
                 .then(x.area.total_cmp(&y.area))
                 .then_with(|| x.row.code.cmp(&y.row.code))
         })
@@ -156,7 +156,7 @@ pub fn by_address<'a>(ix: &'a GridIndex, address: &str) -> Option<&'a GridRow> {
         let at_level = || {
             found
                 .iter()
-                .filter(|(g, _)| ix.node(*g).row.level == level as i16 && below(*g))
+                .filter(|(g, _)| ix.node(*g).row.level() == level && below(*g))
         };
         let best = at_level().map(|(_, n)| *n).max().unwrap_or(0);
         let mut top = at_level().filter(|(_, n)| *n == best);

@@ -4,13 +4,13 @@ use chrono::{DateTime, Utc};
 use gridloop_proto::v1::RoutingRule;
 use sqlx::PgConnection;
 
-use crate::domain::{Level, SlaClass};
+use crate::domain::{Level, SlaClass, grid_level, urgency};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct RuleRow {
     pub category_code: String,
-    pub handling_level: i16,
-    pub sla_class: i16,
+    pub handling_level: String,
+    pub sla_class: String,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -19,18 +19,18 @@ pub const DEFAULT_LEVEL: Level = Level::Village;
 
 impl RuleRow {
     pub fn level(&self) -> Level {
-        Level::from_i32(i32::from(self.handling_level)).unwrap_or(DEFAULT_LEVEL)
+        grid_level::parse(&self.handling_level).unwrap_or(DEFAULT_LEVEL)
     }
 
     pub fn sla(&self) -> SlaClass {
-        SlaClass::from_i32(i32::from(self.sla_class)).unwrap_or(SlaClass::General)
+        SlaClass::from_urgency(urgency::parse(&self.sla_class)).unwrap_or(SlaClass::General)
     }
 
     pub fn to_proto(&self) -> RoutingRule {
         RoutingRule {
             category_code: self.category_code.clone(),
-            handling_level: i32::from(self.handling_level),
-            sla_class: i32::from(self.sla_class),
+            handling_level: grid_level::parse(&self.handling_level).map_or(0, |l| l.proto() as i32),
+            sla_class: urgency::parse(&self.sla_class) as i32,
             updated_at: Some(gridloop_proto::ts(self.updated_at)),
         }
     }
@@ -59,8 +59,8 @@ pub async fn upsert(
          RETURNING category_code, handling_level, sla_class, updated_at",
     )
     .bind(category)
-    .bind(level as i16)
-    .bind(sla.proto() as i16)
+    .bind(grid_level::name(level))
+    .bind(urgency::name(sla.proto()))
     .fetch_one(tx)
     .await
 }

@@ -7,7 +7,7 @@ use gridloop_proto::v1::{Category, Deadlines, GeoPoint, Location, MaskedContact,
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::KIND_HANDLE;
+use crate::domain::{channel, task_kind, task_post, task_state, urgency};
 use crate::resolve::Place;
 
 /// What routing knows of a ticket.
@@ -17,9 +17,9 @@ pub struct TicketRow {
     pub loop_state: String,
     pub category_code: String,
     pub category_name: String,
-    pub urgency: i16,
-    pub sla_class: i16,
-    pub channel: i16,
+    pub urgency: String,
+    pub sla_class: String,
+    pub channel: String,
     pub address: String,
     pub grid_hint: String,
     pub lat: Option<f64>,
@@ -83,13 +83,13 @@ pub async fn save_state(
 pub struct TaskRow {
     pub id: i64,
     pub ticket_id: TicketId,
-    pub kind: i16,
-    pub state: i16,
+    pub kind: String,
+    pub state: String,
     pub current: bool,
     pub grid_code: String,
     pub grid_name: String,
     pub worker_id: Uuid,
-    pub post: i16,
+    pub post: String,
     pub reason: String,
     pub attempt: i32,
     pub dispatched_at: DateTime<Utc>,
@@ -100,8 +100,8 @@ pub struct TaskRow {
     pub supervision_note: String,
     pub category_code: String,
     pub category_name: String,
-    pub sla_class: i16,
-    pub channel: i16,
+    pub sla_class: String,
+    pub channel: String,
     pub content: String,
     pub address: String,
     pub grid_hint: String,
@@ -124,18 +124,18 @@ impl TaskRow {
     pub fn to_proto(&self) -> Task {
         Task {
             ticket_id: self.ticket_id.to_string(),
-            kind: i32::from(self.kind),
-            state: i32::from(self.state),
+            kind: task_kind::parse(&self.kind) as i32,
+            state: task_state::parse(&self.state) as i32,
             grid_code: self.grid_code.clone(),
             grid_name: self.grid_name.clone(),
             worker_id: self.worker_id.to_string(),
-            post: i32::from(self.post),
+            post: task_post::parse(&self.post) as i32,
             category: Some(Category {
                 code: self.category_code.clone(),
                 name: self.category_name.clone(),
             }),
-            urgency: i32::from(self.sla_class),
-            channel: i32::from(self.channel),
+            urgency: urgency::parse(&self.sla_class) as i32,
+            channel: channel::parse(&self.channel) as i32,
             content: self.content.clone(),
             location: Some(Location {
                 point: match (self.lat, self.lng) {
@@ -171,9 +171,10 @@ pub async fn current_handle(
     ticket: TicketId,
 ) -> Result<Option<TaskRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{TASK_SELECT} WHERE t.ticket_id = $1 AND t.kind = {KIND_HANDLE} AND t.current"
+        "{TASK_SELECT} WHERE t.ticket_id = $1 AND t.kind = $2 AND t.current"
     )))
     .bind(ticket)
+    .bind(task_kind::HANDLE)
     .fetch_optional(tx)
     .await
 }
@@ -186,7 +187,8 @@ pub async fn latest_of(
 ) -> Result<Option<TaskRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{TASK_SELECT} WHERE t.ticket_id = $1 AND t.worker_id = $2 \
-         ORDER BY t.kind, t.id DESC LIMIT 1"
+         ORDER BY t.kind = '{}' DESC, t.id DESC LIMIT 1",
+        task_kind::HANDLE
     )))
     .bind(ticket)
     .bind(worker)
@@ -206,7 +208,7 @@ pub async fn task_by_id(tx: &mut PgConnection, id: i64) -> Result<TaskRow, sqlx:
 pub async fn set_task_state(
     tx: &mut PgConnection,
     id: i64,
-    state: i16,
+    state: &str,
     accepted_at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -226,8 +228,8 @@ pub struct TaskFilter {
     /// Grid subtree roots (supervisors).
     pub roots: Option<Vec<String>>,
     /// Empty: the open tasks that stand now.
-    pub states: Vec<i16>,
-    pub kind: Option<i16>,
+    pub states: Vec<&'static str>,
+    pub kind: Option<&'static str>,
 }
 
 /// Tasks, newest deadline first.
@@ -244,9 +246,9 @@ pub async fn list(
          {TASK_SELECT} \
          WHERE ($1::uuid IS NULL OR t.worker_id = $1) \
            AND ($3 OR t.grid_code IN (SELECT code FROM below)) \
-           AND (CASE WHEN cardinality($4::smallint[]) = 0 THEN t.current AND t.state IN (1, 2, 3) \
+           AND (CASE WHEN cardinality($4::text[]) = 0 THEN t.current AND t.state IN ($8, $9, $10) \
                 ELSE t.state = ANY($4) END) \
-           AND ($5::smallint IS NULL OR t.kind = $5) \
+           AND ($5::text IS NULL OR t.kind = $5) \
          ORDER BY t.dispose_by DESC NULLS LAST, t.respond_by DESC NULLS LAST, t.id DESC \
          OFFSET $6 LIMIT $7"
     );
@@ -258,6 +260,9 @@ pub async fn list(
         .bind(f.kind)
         .bind(offset)
         .bind(limit)
+        .bind(task_state::PENDING_ACCEPT)
+        .bind(task_state::ACCEPTED)
+        .bind(task_state::DISPOSED)
         .fetch_all(tx)
         .await
 }

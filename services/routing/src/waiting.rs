@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::decide::decide;
 use crate::dispatch::{self, Ctx, Decision, Target};
+use crate::domain::{dispatch_trigger, task_kind, task_state};
 use crate::index::Index;
 use crate::{tickets, workers};
 
@@ -19,7 +20,7 @@ use crate::{tickets, workers};
 pub const REDISPATCH_LIMIT: i64 = 50;
 
 /// A waiting ticket: where it waits, whom it keeps excluded, what dispatch left it waiting.
-type WaitingRow = (TicketId, String, Option<Uuid>, Option<i16>);
+type WaitingRow = (TicketId, String, Option<Uuid>, Option<String>);
 
 /// Dispatches, oldest first and at most [`REDISPATCH_LIMIT`], the waiting tickets whose grid
 /// `worker` serves: a grid they hold a post at, or their chief grid and anything below it (a
@@ -46,12 +47,15 @@ pub async fn redispatch_for(
            AND (k.waiting_grid IN (SELECT grid_code FROM posts WHERE worker_id = $1) \
                 OR k.waiting_grid IN (SELECT code FROM below)) \
            AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.ticket_id = k.ticket_id \
-                           AND t.kind = 1 AND t.current AND t.state IN (1, 2)) \
+                           AND t.kind = $3 AND t.current AND t.state IN ($4, $5)) \
          ORDER BY k.waiting_since, k.ticket_id LIMIT $2 \
          FOR UPDATE OF k SKIP LOCKED",
     )
     .bind(worker)
     .bind(REDISPATCH_LIMIT)
+    .bind(task_kind::HANDLE)
+    .bind(task_state::PENDING_ACCEPT)
+    .bind(task_state::ACCEPTED)
     .fetch_all(&mut *tx)
     .await?;
     let mut done = 0;
@@ -74,7 +78,7 @@ async fn redispatch_one(
     id: TicketId,
     grid: String,
     excluded: Option<Uuid>,
-    trigger: Option<i16>,
+    trigger: Option<String>,
 ) -> Result<bool, Error> {
     let Some(ticket) = tickets::lock(tx, id).await? else {
         return Ok(false);
@@ -91,7 +95,8 @@ async fn redispatch_one(
     }
     let target = Target::Waiting { grid, excluded };
     let trigger = trigger
-        .and_then(|t| DispatchTrigger::try_from(i32::from(t)).ok())
+        .as_deref()
+        .and_then(dispatch_trigger::parse)
         .unwrap_or(DispatchTrigger::Discovered);
     // Own savepoint: one ticket that cannot be dispatched (its grid gone, a deadlock with a
     // dispatch going the other way) stays waiting and does not undo the change.

@@ -6,7 +6,7 @@ use gridloop_proto::v1::{PostAssignment, Worker};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{PostKind, mask_phone};
+use crate::domain::{PostKind, mask_phone, role, task_post};
 use crate::grids::GridRow;
 use crate::pick::{Candidate, Tier};
 
@@ -16,7 +16,7 @@ pub struct WorkerRow {
     pub worker_id: Uuid,
     pub staff_no: String,
     pub name: String,
-    pub role: i16,
+    pub role: String,
     pub phone: String,
     pub chief_of_grid: Option<String>,
     pub capacity: i32,
@@ -43,7 +43,7 @@ impl WorkerRow {
         Candidate {
             worker_id: self.worker_id,
             staff_no: self.staff_no.clone(),
-            role: self.role,
+            role: role::parse(&self.role),
             on_duty: self.on_duty,
             leave_from: self.leave_from,
             leave_until: self.leave_until,
@@ -60,7 +60,7 @@ impl WorkerRow {
             worker_id: self.worker_id.to_string(),
             staff_no: self.staff_no.clone(),
             name: self.name.clone(),
-            role: i32::from(self.role),
+            role: role::parse(&self.role) as i32,
             masked_phone: mask_phone(&self.phone),
             posts,
             chief_of_grid_code: self.chief_of_grid.clone().unwrap_or_default(),
@@ -84,7 +84,7 @@ pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<WorkerRow>, s
 }
 
 pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignment>, sqlx::Error> {
-    let rows: Vec<(String, i16)> =
+    let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT grid_code, post FROM posts WHERE worker_id = $1 ORDER BY grid_code")
             .bind(id)
             .fetch_all(tx)
@@ -93,7 +93,7 @@ pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignm
         .into_iter()
         .map(|(grid_code, post)| PostAssignment {
             grid_code,
-            post: i32::from(post),
+            post: PostKind::proto(PostKind::parse(&post)) as i32,
         })
         .collect())
 }
@@ -102,7 +102,7 @@ pub async fn posts_of(tx: &mut PgConnection, id: Uuid) -> Result<Vec<PostAssignm
 pub struct NewWorker {
     pub staff_no: String,
     pub name: String,
-    pub role: i16,
+    pub role: gridloop_proto::v1::WorkerRole,
     pub phone: String,
     pub posts: Vec<(String, PostKind)>,
     pub chief_of: Option<String>,
@@ -123,7 +123,7 @@ pub async fn upsert(tx: &mut PgConnection, w: &NewWorker) -> Result<(Uuid, bool)
     .bind(Uuid::now_v7())
     .bind(&w.staff_no)
     .bind(&w.name)
-    .bind(w.role)
+    .bind(role::name(w.role))
     .bind(&w.phone)
     .bind(&w.chief_of)
     .bind(w.capacity)
@@ -137,7 +137,7 @@ pub async fn upsert(tx: &mut PgConnection, w: &NewWorker) -> Result<(Uuid, bool)
         sqlx::query("INSERT INTO posts (worker_id, grid_code, post) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(grid)
-            .bind(*post as i16)
+            .bind(post.name())
             .execute(&mut *tx)
             .await?;
     }
@@ -174,7 +174,7 @@ pub async fn set_duty(
 pub async fn list(
     tx: &mut PgConnection,
     roots: Option<&[String]>,
-    role: Option<i16>,
+    role: Option<&'static str>,
     on_duty_only: bool,
     offset: i64,
     limit: i64,
@@ -184,7 +184,7 @@ pub async fn list(
            SELECT code FROM grids WHERE code = ANY($1) \
            UNION ALL SELECT g.code FROM below JOIN grids g ON g.parent_code = below.code) \
          SELECT {} FROM workers w \
-         WHERE ($2::smallint IS NULL OR w.role = $2) \
+         WHERE ($2::text IS NULL OR w.role = $2) \
            AND ($3 OR w.chief_of_grid IN (SELECT code FROM below) \
                 OR EXISTS (SELECT 1 FROM posts p WHERE p.worker_id = w.worker_id \
                            AND p.grid_code IN (SELECT code FROM below))) \
@@ -213,11 +213,11 @@ pub async fn post_holders(
 ) -> Result<Vec<WorkerRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM posts p JOIN workers w ON w.worker_id = p.worker_id \
-         WHERE p.grid_code = $1 AND ($2::smallint IS NULL OR p.post = $2) ORDER BY w.staff_no",
+         WHERE p.grid_code = $1 AND ($2::text IS NULL OR p.post = $2) ORDER BY w.staff_no",
         columns()
     )))
     .bind(grid)
-    .bind(post.map(|p| p as i16))
+    .bind(post.map(PostKind::name))
     .fetch_all(tx)
     .await
 }
@@ -233,14 +233,14 @@ pub async fn chiefs(tx: &mut PgConnection, grid: &str) -> Result<Vec<WorkerRow>,
     .await
 }
 
-/// A candidate row of [`tiers`]: the grid and post (0 for a chief) it came by.
+/// A candidate row of [`tiers`]: the grid and post (`none` for a chief) it came by.
 type CandidateRow = (
     i64,
     Option<String>,
-    Option<i16>,
+    Option<String>,
     Option<uuid::Uuid>,
     Option<String>,
-    Option<i16>,
+    Option<String>,
     Option<bool>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
@@ -268,12 +268,13 @@ pub async fn tiers(
              w.leave_from, w.leave_until, w.duty_reason, w.capacity, w.open_tasks \
            FROM posts p JOIN workers w ON w.worker_id = p.worker_id WHERE p.grid_code = $1 \
            UNION ALL \
-           SELECT w.chief_of_grid, 0::smallint, w.worker_id, w.staff_no, w.role, w.on_duty, \
+           SELECT w.chief_of_grid, $3::text, w.worker_id, w.staff_no, w.role, w.on_duty, \
              w.leave_from, w.leave_until, w.duty_reason, w.capacity, w.open_tasks \
            FROM workers w WHERE w.chief_of_grid = ANY($2)) c ON true",
     )
     .bind(&grid.code)
     .bind(&chiefs_of)
+    .bind(task_post::NONE)
     .fetch_all(tx)
     .await?;
     let version = rows.first().map(|r| r.0).unwrap_or_default();
@@ -317,7 +318,7 @@ pub async fn tiers(
         let c = Candidate {
             worker_id,
             staff_no,
-            role: r.5.unwrap_or_default(),
+            role: role::parse(r.5.as_deref().unwrap_or_default()),
             on_duty: r.6.unwrap_or_default(),
             leave_from: r.7,
             leave_until: r.8,
@@ -325,7 +326,7 @@ pub async fn tiers(
             capacity: r.10.unwrap_or_default(),
             open_tasks: i64::from(r.11.unwrap_or_default()),
         };
-        let tier = match PostKind::from_i32(i32::from(post)) {
+        let tier = match PostKind::parse(&post) {
             Some(PostKind::A) => 0,
             Some(PostKind::B) => 1,
             // A chief (no post).

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::clock::Clock;
-use crate::domain::{self, deadline_kind, in_scope, span};
+use crate::domain::{self, deadline_kind, in_scope, span, timer_kind};
 use crate::extension::{self, Grant, Move};
 use crate::queries::{self, OverdueQuery};
 use crate::sla::{self, Rule};
@@ -176,8 +176,9 @@ impl TrackerService for Api {
         let kind = match r.kind {
             0 => None,
             k => Some(
-                deadline_kind(k).ok_or_else(|| ApiError::invalid("kind", "not a deadline kind"))?
-                    as i32,
+                deadline_kind(k)
+                    .and_then(timer_kind::name)
+                    .ok_or_else(|| ApiError::invalid("kind", "not a deadline kind"))?,
             ),
         };
         let q = OverdueQuery {

@@ -14,6 +14,187 @@ pub use gridloop_platform::auth::in_scope;
 
 pub use gridloop_platform::pii::mask_digits;
 
+/// A clock's kind as stored: stable names, mapped to and from `DeadlineKind` here only.
+pub mod timer_kind {
+    use gridloop_proto::v1::DeadlineKind;
+
+    /// The stored name of a kind; UNSPECIFIED has none.
+    pub fn name(kind: DeadlineKind) -> Option<&'static str> {
+        match kind {
+            DeadlineKind::Unspecified => None,
+            DeadlineKind::Respond => Some("respond"),
+            DeadlineKind::Dispose => Some("dispose"),
+            DeadlineKind::Feedback => Some("feedback"),
+        }
+    }
+
+    /// The kind a stored name stands for (the column's CHECK admits no other name).
+    pub fn parse(name: &str) -> DeadlineKind {
+        match name {
+            "respond" => DeadlineKind::Respond,
+            "dispose" => DeadlineKind::Dispose,
+            "feedback" => DeadlineKind::Feedback,
+            _ => DeadlineKind::Unspecified,
+        }
+    }
+}
+
+/// Grid levels as stored. The tracker keeps a level as its wire number (0 for none: no grid
+/// held yet, no escalation yet), so the mapping is from and to that number, here only.
+pub mod grid_level {
+    use gridloop_proto::v1::GridLevel;
+
+    pub const NONE: &str = "none";
+
+    /// The stored name; 0 and numbers that are no level are `none`.
+    pub fn name(level: i32) -> &'static str {
+        match GridLevel::try_from(level) {
+            Ok(GridLevel::County) => "county",
+            Ok(GridLevel::Town) => "town",
+            Ok(GridLevel::Village) => "village",
+            Ok(GridLevel::Group) => "group",
+            Ok(GridLevel::Unspecified) | Err(_) => NONE,
+        }
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        let level = match name {
+            "county" => GridLevel::County,
+            "town" => GridLevel::Town,
+            "village" => GridLevel::Village,
+            "group" => GridLevel::Group,
+            _ => GridLevel::Unspecified,
+        };
+        level as i32
+    }
+}
+
+/// Urgencies as stored, from and to the wire number the tracker keeps, here only.
+pub mod urgency {
+    /// The names of the urgencies a rule is for, in wire order: a name's place (from 1) is
+    /// its number, which orders rules and their page tokens as before.
+    pub const RULE_ORDER: [&str; 3] = ["general", "urgent", "complex"];
+
+    /// The stored name; 0 and numbers that are no urgency are `unspecified`.
+    pub fn name(urgency: i32) -> &'static str {
+        usize::try_from(urgency)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| RULE_ORDER.get(i).copied())
+            .unwrap_or("unspecified")
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        RULE_ORDER
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| i as i32 + 1)
+    }
+}
+
+/// An SLA rule's time units as stored, from and to their wire numbers, here only.
+pub mod time_unit {
+    use gridloop_proto::v1::TimeUnit;
+
+    /// The stored name. UNSPECIFIED is never stored: a rule's units are validated, and the
+    /// columns' CHECKs admit only the four names.
+    pub fn name(unit: i32) -> &'static str {
+        match TimeUnit::try_from(unit) {
+            Ok(TimeUnit::WorkingHours) => "working_hours",
+            Ok(TimeUnit::WorkingDays) => "working_days",
+            Ok(TimeUnit::CalendarHours) => "calendar_hours",
+            Ok(TimeUnit::Minutes) => "minutes",
+            Ok(TimeUnit::Unspecified) | Err(_) => "unspecified",
+        }
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        let unit = match name {
+            "working_hours" => TimeUnit::WorkingHours,
+            "working_days" => TimeUnit::WorkingDays,
+            "calendar_hours" => TimeUnit::CalendarHours,
+            "minutes" => TimeUnit::Minutes,
+            _ => TimeUnit::Unspecified,
+        };
+        unit as i32
+    }
+}
+
+/// Lifecycle states in the timeline and violations, as stored, from and to wire numbers.
+pub mod lifecycle_state {
+    /// The names in wire order: a name's place is its number.
+    const NAMES: [&str; 7] = [
+        "unspecified",
+        "discovered",
+        "reported",
+        "disposed",
+        "feedback",
+        "closed",
+        "merged",
+    ];
+
+    /// The stored name; a number that is no state (another service's newer proto) is
+    /// `unspecified`.
+    pub fn name(state: i32) -> &'static str {
+        usize::try_from(state)
+            .ok()
+            .and_then(|i| NAMES.get(i).copied())
+            .unwrap_or(NAMES[0])
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| i as i32)
+    }
+}
+
+/// Actor roles in the timeline, as stored, from and to wire numbers.
+pub mod actor_role {
+    /// The names in wire order: a name's place is its number.
+    const NAMES: [&str; 8] = [
+        "unspecified",
+        "operator",
+        "worker",
+        "supervisor",
+        "leader",
+        "admin",
+        "service",
+        "citizen",
+    ];
+
+    /// The stored name; a number that is no role is `unspecified`.
+    pub fn name(role: i32) -> &'static str {
+        usize::try_from(role)
+            .ok()
+            .and_then(|i| NAMES.get(i).copied())
+            .unwrap_or(NAMES[0])
+    }
+
+    pub fn parse(name: &str) -> i32 {
+        NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| i as i32)
+    }
+}
+
+/// An escalation's cause as stored, mapped from `EscalationCause` here only.
+pub mod escalation_cause {
+    use gridloop_proto::v1::EscalationCause;
+
+    /// The stored name. UNSPECIFIED is never stored: every escalation has its cause, and the
+    /// column's CHECK admits only the two names.
+    pub fn name(cause: EscalationCause) -> &'static str {
+        match cause {
+            EscalationCause::Unspecified => "unspecified",
+            EscalationCause::Overdue => "overdue",
+            EscalationCause::RepeatComplaint => "repeat_complaint",
+        }
+    }
+}
+
 /// Which clock, from its wire value; `None` for UNSPECIFIED or unknown values.
 pub fn deadline_kind(raw: i32) -> Option<pb::DeadlineKind> {
     match pb::DeadlineKind::try_from(raw) {

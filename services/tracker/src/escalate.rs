@@ -13,12 +13,11 @@ use chrono::{DateTime, Utc};
 use gridloop_platform::outbox::{enqueue, new_event};
 use gridloop_proto::ts;
 use gridloop_proto::v1::{
-    DeadlineKind, EscalationCause, GridLevel, TicketEscalated, TicketEvent, TicketOverdue,
-    ticket_event::Body,
+    EscalationCause, GridLevel, TicketEscalated, TicketEvent, TicketOverdue, ticket_event::Body,
 };
 use sqlx::PgConnection;
 
-use crate::domain::{level_up, state_pb};
+use crate::domain::{escalation_cause, grid_level, level_up, state_pb};
 use crate::error::Error;
 use crate::store::{self, Ticket};
 use crate::timers::Timer;
@@ -59,7 +58,7 @@ async fn escalate(
             level,
             grid_code: grid.clone(),
             cause: cause as i32,
-            deadline_kind: timer.map(|t| t.kind).unwrap_or(0),
+            deadline_kind: timer.map(|t| t.kind() as i32).unwrap_or(0),
             repeat_count,
             from_grid_code: ticket.grid_code.clone(),
             escalation_step: u32::try_from(step).unwrap_or(0),
@@ -72,10 +71,10 @@ async fn escalate(
          ON CONFLICT (ticket_id, repeat_threshold) DO NOTHING",
     )
     .bind(ticket.id)
-    .bind(cause as i32)
+    .bind(escalation_cause::name(cause))
     .bind(timer.map(|t| t.id))
     .bind(repeat_threshold.map(|n| n as i32))
-    .bind(level)
+    .bind(grid_level::name(level))
     .bind(&grid)
     .bind(step)
     .bind(&event.event_id)
@@ -107,7 +106,7 @@ pub async fn overdue(
     let event = stamped(
         ticket,
         Body::Overdue(TicketOverdue {
-            deadline_kind: timer.kind,
+            deadline_kind: timer.kind() as i32,
             deadline: Some(ts(timer.due_at)),
             grid_code: ticket.grid_code.clone(),
             worker_id: ticket.worker_id.clone(),
@@ -139,7 +138,7 @@ pub async fn overdue(
             tracing::info!(ticket_id = %ticket.id, level = base, "overdue at the top level; no escalation");
         }
     }
-    tracing::info!(ticket_id = %ticket.id, kind = ?DeadlineKind::try_from(timer.kind), "deadline missed; overdue sent");
+    tracing::info!(ticket_id = %ticket.id, kind = ?timer.kind(), "deadline missed; overdue sent");
     Ok(())
 }
 

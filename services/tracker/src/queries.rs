@@ -9,7 +9,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::state_pb;
+use crate::domain::{actor_role, grid_level, lifecycle_state, state_pb, timer_kind, urgency};
 use crate::error::Error;
 use crate::store::Ticket;
 use crate::timers::{self, Timer};
@@ -62,10 +62,10 @@ struct EntryRow {
     occurred_at: DateTime<Utc>,
     producer: String,
     actor_id: String,
-    actor_role: i32,
+    actor_role: String,
     grid_code: String,
-    from_state: i32,
-    to_state: i32,
+    from_state: String,
+    to_state: String,
     summary: String,
     violation: bool,
     violation_reason: String,
@@ -106,11 +106,11 @@ pub async fn timeline(
             producer: r.producer,
             actor: Some(pb::Actor {
                 id: r.actor_id,
-                role: r.actor_role,
+                role: actor_role::parse(&r.actor_role),
             }),
             grid_code: r.grid_code,
-            from_state: r.from_state,
-            to_state: r.to_state,
+            from_state: lifecycle_state::parse(&r.from_state),
+            to_state: lifecycle_state::parse(&r.to_state),
             summary: r.summary,
             violation: r.violation,
             violation_reason: r.violation_reason,
@@ -137,7 +137,7 @@ fn render(t: &Ticket, clocks: &[Timer], now: DateTime<Utc>) -> pb::LoopStatus {
     let deadlines: Vec<pb::DeadlineStatus> = clocks
         .iter()
         .map(|c| pb::DeadlineStatus {
-            kind: c.kind,
+            kind: c.kind() as i32,
             due_at: Some(ts(c.due_at)),
             met_at: c.met_at.map(ts),
             overdue: c.overdue(now),
@@ -185,7 +185,7 @@ fn render(t: &Ticket, clocks: &[Timer], now: DateTime<Utc>) -> pb::LoopStatus {
 pub struct OverdueQuery {
     /// Grid code prefixes; `None` for every grid (admin).
     pub roots: Option<Vec<String>>,
-    pub kind: Option<i32>,
+    pub kind: Option<&'static str>,
     pub now: DateTime<Utc>,
     pub size: i64,
     pub after: Option<(DateTime<Utc>, i64)>,
@@ -195,15 +195,15 @@ pub struct OverdueQuery {
 struct OverdueRow {
     id: i64,
     ticket_id: TicketId,
-    kind: i32,
+    kind: String,
     due_at: DateTime<Utc>,
     grid_code: String,
     worker_id: String,
     loop_state: serde_json::Value,
-    escalation_level: i32,
+    escalation_level: String,
     category_code: String,
     category_name: String,
-    urgency: i32,
+    urgency: String,
 }
 
 /// Live clocks past their deadline, longest overdue first.
@@ -216,7 +216,7 @@ pub async fn overdue(
            k.escalation_level, k.category_code, k.category_name, k.urgency \
          FROM timers t JOIN tickets k ON k.ticket_id = t.ticket_id \
          WHERE t.met_at IS NULL AND t.cancelled_at IS NULL AND t.due_at <= $1 \
-           AND ($2::integer IS NULL OR t.kind = $2) \
+           AND ($2::text IS NULL OR t.kind = $2) \
            AND ($3::text[] IS NULL OR ",
         gridloop_platform::scope_sql!("k.grid_code", "$3"),
         ") AND ($4::timestamptz IS NULL OR (t.due_at, t.id) > ($4, $5::bigint)) \
@@ -241,17 +241,17 @@ pub async fn overdue(
         let ls: gridloop_lifecycle::LoopState = serde_json::from_value(r.loop_state)?;
         out.push(pb::OverdueTicket {
             ticket_id: r.ticket_id.to_string(),
-            kind: r.kind,
+            kind: timer_kind::parse(&r.kind) as i32,
             due_at: Some(ts(r.due_at)),
             grid_code: r.grid_code,
             worker_id: r.worker_id,
             state: state_pb(&ls.state) as i32,
-            escalation_level: r.escalation_level,
+            escalation_level: grid_level::parse(&r.escalation_level),
             category: Some(pb::Category {
                 code: r.category_code,
                 name: r.category_name,
             }),
-            urgency: r.urgency,
+            urgency: urgency::parse(&r.urgency),
         });
     }
     Ok((out, next))
@@ -263,7 +263,7 @@ struct ViolationRow {
     event_id: Uuid,
     ticket_id: TicketId,
     attempted: String,
-    from_state: i32,
+    from_state: String,
     reason: String,
     producer: String,
     occurred_at: DateTime<Utc>,
@@ -306,7 +306,7 @@ pub async fn violations(
                 event_id: r.event_id.to_string(),
                 ticket_id: r.ticket_id.to_string(),
                 attempted: r.attempted,
-                from_state: r.from_state,
+                from_state: lifecycle_state::parse(&r.from_state),
                 reason: r.reason,
                 producer: r.producer,
                 occurred_at: Some(ts(r.occurred_at)),

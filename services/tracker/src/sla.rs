@@ -6,11 +6,11 @@ use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::span;
+use crate::domain::{span, time_unit, urgency};
 use crate::error::Error;
 
-/// One stored rule; limits as (amount, TimeUnit).
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One rule; limits as (amount, TimeUnit).
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub category_code: String,
     pub urgency: i32,
@@ -21,6 +21,36 @@ pub struct Rule {
     pub feedback_amount: i32,
     pub feedback_unit: i32,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A rule as stored: urgency and units by name.
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    category_code: String,
+    urgency: String,
+    respond_amount: i32,
+    respond_unit: String,
+    dispose_amount: i32,
+    dispose_unit: String,
+    feedback_amount: i32,
+    feedback_unit: String,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<RuleRow> for Rule {
+    fn from(r: RuleRow) -> Rule {
+        Rule {
+            category_code: r.category_code,
+            urgency: urgency::parse(&r.urgency),
+            respond_amount: r.respond_amount,
+            respond_unit: time_unit::parse(&r.respond_unit),
+            dispose_amount: r.dispose_amount,
+            dispose_unit: time_unit::parse(&r.dispose_unit),
+            feedback_amount: r.feedback_amount,
+            feedback_unit: time_unit::parse(&r.feedback_unit),
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 const COLUMNS: &str = "category_code, urgency, respond_amount, respond_unit, dispose_amount, \
@@ -58,25 +88,27 @@ pub async fn for_ticket(
     category: &str,
     urgency: i32,
 ) -> Result<Option<Rule>, Error> {
-    let urgency = if (1..=3).contains(&urgency) {
+    let known = if (1..=3).contains(&urgency) {
         urgency
     } else {
         1
     };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: Option<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM sla_rules \
-         WHERE (category_code = $1 AND urgency = $2) OR (category_code = '' AND urgency IN ($2, 1)) \
+         WHERE (category_code = $1 AND urgency = $2) OR (category_code = '' AND urgency IN ($2, $3)) \
          ORDER BY (category_code = $1 AND urgency = $2) DESC, (urgency = $2) DESC LIMIT 1"
     )))
     .bind(category)
-    .bind(urgency)
+    .bind(urgency::name(known))
+    .bind(urgency::name(1))
     .fetch_optional(&mut *conn)
-    .await?)
+    .await?;
+    Ok(row.map(Rule::from))
 }
 
 /// Creates or replaces the rule of (category, urgency).
 pub async fn upsert(pool: &PgPool, r: &Rule) -> Result<Rule, Error> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: RuleRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO sla_rules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
          ON CONFLICT (category_code, urgency) DO UPDATE SET respond_amount = $3, \
            respond_unit = $4, dispose_amount = $5, dispose_unit = $6, feedback_amount = $7, \
@@ -84,15 +116,16 @@ pub async fn upsert(pool: &PgPool, r: &Rule) -> Result<Rule, Error> {
          RETURNING {COLUMNS}"
     )))
     .bind(&r.category_code)
-    .bind(r.urgency)
+    .bind(urgency::name(r.urgency))
     .bind(r.respond_amount)
-    .bind(r.respond_unit)
+    .bind(time_unit::name(r.respond_unit))
     .bind(r.dispose_amount)
-    .bind(r.dispose_unit)
+    .bind(time_unit::name(r.dispose_unit))
     .bind(r.feedback_amount)
-    .bind(r.feedback_unit)
+    .bind(time_unit::name(r.feedback_unit))
     .fetch_one(pool)
-    .await?)
+    .await?;
+    Ok(row.into())
 }
 
 /// Rules by (category_code, urgency) after `after`; with a category, only it and the
@@ -107,16 +140,20 @@ pub async fn page(
         Some((c, u)) => (Some(c), Some(u)),
         None => (None, None),
     };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    // Ordered by the urgency's place in the wire order, as when the number was stored.
+    let rows: Vec<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM sla_rules \
          WHERE ($1::text IS NULL OR category_code IN ($1, '')) \
-           AND ($2::text IS NULL OR (category_code, urgency) > ($2, $3::integer)) \
-         ORDER BY category_code, urgency LIMIT $4"
+           AND ($2::text IS NULL \
+                OR (category_code, array_position($5, urgency)) > ($2, $3::integer)) \
+         ORDER BY category_code, array_position($5, urgency) LIMIT $4"
     )))
     .bind(category)
     .bind(after_code)
     .bind(after_urgency)
     .bind(limit)
+    .bind(urgency::RULE_ORDER)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(Rule::from).collect())
 }

@@ -6,6 +6,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::{actor_role, grid_level, lifecycle_state, urgency};
 use crate::error::Error;
 
 /// The tracker's record of one ticket.
@@ -32,12 +33,12 @@ struct TicketRow {
     loop_state: serde_json::Value,
     category_code: String,
     category_name: String,
-    urgency: i32,
+    urgency: String,
     grid_code: String,
-    grid_level: i32,
+    grid_level: String,
     worker_id: String,
     parent_ticket_id: Option<TicketId>,
-    escalation_level: i32,
+    escalation_level: String,
     escalation_grid: String,
     escalation_step: i32,
     last_event_at: Option<DateTime<Utc>>,
@@ -55,12 +56,12 @@ impl TryFrom<TicketRow> for Ticket {
             loop_state: serde_json::from_value(r.loop_state)?,
             category_code: r.category_code,
             category_name: r.category_name,
-            urgency: r.urgency,
+            urgency: urgency::parse(&r.urgency),
             grid_code: r.grid_code,
-            grid_level: r.grid_level,
+            grid_level: grid_level::parse(&r.grid_level),
             worker_id: r.worker_id,
             parent_ticket_id: r.parent_ticket_id,
-            escalation_level: r.escalation_level,
+            escalation_level: grid_level::parse(&r.escalation_level),
             escalation_grid: r.escalation_grid,
             escalation_step: r.escalation_step,
             last_event_at: r.last_event_at,
@@ -126,12 +127,12 @@ pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
     .bind(serde_json::to_value(&t.loop_state)?)
     .bind(&t.category_code)
     .bind(&t.category_name)
-    .bind(t.urgency)
+    .bind(urgency::name(t.urgency))
     .bind(&t.grid_code)
-    .bind(t.grid_level)
+    .bind(grid_level::name(t.grid_level))
     .bind(&t.worker_id)
     .bind(t.parent_ticket_id)
-    .bind(t.escalation_level)
+    .bind(grid_level::name(t.escalation_level))
     .bind(&t.escalation_grid)
     .bind(t.escalation_step)
     .bind(t.last_event_at)
@@ -172,10 +173,10 @@ pub async fn append(tx: &mut PgConnection, e: &Entry) -> Result<(), Error> {
     .bind(e.occurred_at)
     .bind(&e.producer)
     .bind(&e.actor_id)
-    .bind(e.actor_role)
+    .bind(actor_role::name(e.actor_role))
     .bind(&e.grid_code)
-    .bind(e.from_state)
-    .bind(e.to_state)
+    .bind(lifecycle_state::name(e.from_state))
+    .bind(lifecycle_state::name(e.to_state))
     .bind(&e.summary)
     .bind(e.violation)
     .bind(&e.violation_reason)
@@ -198,7 +199,7 @@ pub async fn record_violation(
     .bind(e.event_id)
     .bind(e.ticket_id)
     .bind(&e.kind)
-    .bind(e.from_state)
+    .bind(lifecycle_state::name(e.from_state))
     .bind(&e.violation_reason)
     .bind(&e.producer)
     .bind(e.occurred_at)
@@ -228,7 +229,7 @@ pub async fn record_refusal(
     .bind(event_id)
     .bind(ticket_id)
     .bind(&v.attempted)
-    .bind(v.from_state)
+    .bind(lifecycle_state::name(v.from_state))
     .bind(&v.reason)
     .bind(&v.rejected_producer)
     .bind(occurred_at)
@@ -246,7 +247,8 @@ pub async fn learn_grid(
     level: i32,
     name: &str,
 ) -> Result<(), Error> {
-    if code.is_empty() || level == 0 {
+    // A level the tracker does not know is not remembered, like none.
+    if code.is_empty() || grid_level::name(level) == grid_level::NONE {
         return Ok(());
     }
     sqlx::query(
@@ -255,7 +257,7 @@ pub async fn learn_grid(
            name = CASE WHEN $3 = '' THEN grids.name ELSE $3 END",
     )
     .bind(code)
-    .bind(level)
+    .bind(grid_level::name(level))
     .bind(name)
     .execute(&mut *tx)
     .await?;
@@ -273,7 +275,7 @@ pub async fn ancestor_at(
          ORDER BY length(code) DESC LIMIT 1",
     )
     .bind(grid)
-    .bind(level)
+    .bind(grid_level::name(level))
     .fetch_optional(&mut *tx)
     .await?)
 }

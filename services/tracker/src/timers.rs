@@ -14,6 +14,7 @@ use gridloop_lifecycle::{Calendar, TicketId};
 use gridloop_proto::v1::{DeadlineKind, ticket_event::Body};
 use sqlx::PgConnection;
 
+pub use crate::domain::timer_kind;
 use crate::error::Error;
 use crate::sla;
 use crate::store::Ticket;
@@ -23,7 +24,8 @@ use crate::store::Ticket;
 pub struct Timer {
     pub id: i64,
     pub ticket_id: TicketId,
-    pub kind: i32,
+    /// The stored name; [`Timer::kind`] reads it.
+    pub kind: String,
     pub started_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
     pub fired_at: Option<DateTime<Utc>>,
@@ -37,6 +39,10 @@ pub const COLUMNS: &str = "id, ticket_id, kind, started_at, due_at, fired_at, me
      cancelled_at, extended, extension_reason";
 
 impl Timer {
+    pub fn kind(&self) -> DeadlineKind {
+        timer_kind::parse(&self.kind)
+    }
+
     /// Whether the deadline passed without its step (or the step came late). A clock stopped
     /// by closing counts as overdue only if it had fired.
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {
@@ -59,7 +65,7 @@ pub async fn start(
     stop(tx, ticket, Some(kind), started_at).await?;
     sqlx::query("INSERT INTO timers (ticket_id, kind, started_at, due_at) VALUES ($1, $2, $3, $4)")
         .bind(ticket)
-        .bind(kind as i32)
+        .bind(timer_kind::name(kind))
         .bind(started_at)
         .bind(due_at)
         .execute(&mut *tx)
@@ -79,7 +85,7 @@ pub async fn meet(
          WHERE ticket_id = $1 AND kind = $2 AND met_at IS NULL AND cancelled_at IS NULL",
     )
     .bind(ticket)
-    .bind(kind as i32)
+    .bind(timer_kind::name(kind))
     .bind(at)
     .execute(&mut *tx)
     .await?;
@@ -95,11 +101,11 @@ pub async fn stop(
 ) -> Result<(), Error> {
     sqlx::query(
         "UPDATE timers SET cancelled_at = $3 \
-         WHERE ticket_id = $1 AND ($2::integer IS NULL OR kind = $2) \
+         WHERE ticket_id = $1 AND ($2::text IS NULL OR kind = $2) \
            AND met_at IS NULL AND cancelled_at IS NULL",
     )
     .bind(ticket)
-    .bind(kind.map(|k| k as i32))
+    .bind(kind.and_then(timer_kind::name))
     .bind(at)
     .execute(&mut *tx)
     .await?;
@@ -117,20 +123,23 @@ pub async fn live(
          AND met_at IS NULL AND cancelled_at IS NULL FOR UPDATE"
     )))
     .bind(ticket)
-    .bind(kind as i32)
+    .bind(timer_kind::name(kind))
     .fetch_optional(&mut *tx)
     .await?)
 }
 
 /// The latest clock of each kind, respond first.
 pub async fn latest(conn: &mut PgConnection, ticket: TicketId) -> Result<Vec<Timer>, Error> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let mut clocks: Vec<Timer> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT ON (kind) {COLUMNS} FROM timers WHERE ticket_id = $1 \
          ORDER BY kind, id DESC"
     )))
     .bind(ticket)
     .fetch_all(&mut *conn)
-    .await?)
+    .await?;
+    // Names sort alphabetically; the steps' order is respond, dispose, feedback.
+    clocks.sort_by_key(|c| c.kind() as i32);
+    Ok(clocks)
 }
 
 async fn has_any(
@@ -142,7 +151,7 @@ async fn has_any(
         "SELECT EXISTS (SELECT 1 FROM timers WHERE ticket_id = $1 AND kind = $2)",
     )
     .bind(ticket)
-    .bind(kind as i32)
+    .bind(timer_kind::name(kind))
     .fetch_one(&mut *tx)
     .await?)
 }

@@ -5,6 +5,7 @@
 mod callbacks;
 mod ledger;
 mod loop_path;
+mod migration;
 mod redelivery;
 mod refusals;
 mod support;

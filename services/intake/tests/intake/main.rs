@@ -6,6 +6,7 @@ mod devices;
 mod follow;
 mod idempotency;
 mod merge;
+mod migration;
 mod nul;
 mod support;
 mod validation;

@@ -12,6 +12,9 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use gridloop_proto::v1::WorkerRole;
+use gridloop_routing::domain::{grid_level, role};
+
 /// Characters the synthetic place names are made of.
 const SYL: &[char] = &[
     '安', '宝', '北', '昌', '东', '丰', '福', '广', '和', '河', '华', '黄', '吉', '金', '康', '乐',
@@ -171,7 +174,7 @@ struct Workers {
     capacity: Vec<i32>,
     post_worker: Vec<Uuid>,
     post_grid: Vec<String>,
-    post_kind: Vec<i16>,
+    post_kind: Vec<&'static str>,
     leave: Vec<Uuid>,
     off: Vec<Uuid>,
     /// (worker, open tasks to give them)
@@ -190,7 +193,7 @@ impl Workers {
         id
     }
 
-    fn post_holder(&mut self, rng: &mut Rng, grid: &str, kind: i16) {
+    fn post_holder(&mut self, rng: &mut Rng, grid: &str, kind: &'static str) {
         let roll = rng.below(100);
         let capacity = if (20..30).contains(&roll) { 2 } else { 0 };
         let id = self.add(2, "", capacity);
@@ -225,13 +228,18 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
            CASE WHEN alias = '' THEN '{}'::text[] ELSE ARRAY[alias] END, \
            NULLIF(ring, '')::jsonb, NULLIF(a, 'NaN'), NULLIF(b, 'NaN'), NULLIF(c, 'NaN'), \
            NULLIF(d, 'NaN') \
-         FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
            $7::float8[], $8::float8[], $9::float8[], $10::float8[]) \
            AS t(code, name, level, parent, alias, ring, a, b, c, d)",
     )
     .bind(g.iter().map(|g| g.code.clone()).collect::<Vec<_>>())
     .bind(g.iter().map(|g| g.name.clone()).collect::<Vec<_>>())
-    .bind(g.iter().map(|g| g.level).collect::<Vec<_>>())
+    // Stored by name: the level's number is its place in the list, county first.
+    .bind(
+        g.iter()
+            .map(|g| grid_level::NAMES[g.level as usize - 1])
+            .collect::<Vec<_>>(),
+    )
     .bind(g.iter().map(|g| g.parent.clone()).collect::<Vec<_>>())
     .bind(g.iter().map(|g| g.alias.clone()).collect::<Vec<_>>())
     .bind(
@@ -251,7 +259,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
     w.add(1, &g[0].code, 0);
     for &i in county.towns.iter().chain(&county.villages) {
         w.add(1, &g[i].code, 0);
-        for kind in [1, 1, 2, 2] {
+        for kind in ["a", "a", "b", "b"] {
             w.post_holder(&mut rng, &g[i].code, kind);
         }
     }
@@ -261,7 +269,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
             w.off.push(chief);
         }
         if rng.below(20) != 0 {
-            for kind in [1, 1, 1, 2, 2, 2] {
+            for kind in ["a", "a", "a", "b", "b", "b"] {
                 w.post_holder(&mut rng, &g[i].code, kind);
             }
         }
@@ -273,19 +281,24 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
         "INSERT INTO workers (worker_id, staff_no, name, role, phone, chief_of_grid, capacity) \
          SELECT id, staff, '网格员' || staff, role, '139' || lpad((row_number() OVER ())::text, 8, '0'), \
            NULLIF(chief, ''), cap \
-         FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::text[], $5::int[]) \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[]) \
            AS t(id, staff, role, chief, cap)",
     )
     .bind(&w.id)
     .bind(&w.staff)
-    .bind(&w.role)
+    .bind(
+        w.role
+            .iter()
+            .map(|r| role::name(WorkerRole::try_from(i32::from(*r)).unwrap_or_default()))
+            .collect::<Vec<_>>(),
+    )
     .bind(&w.chief_of)
     .bind(&w.capacity)
     .execute(&mut *db)
     .await?;
     sqlx::query(
         "INSERT INTO posts (worker_id, grid_code, post) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::smallint[])",
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])",
     )
     .bind(&w.post_worker)
     .bind(&w.post_grid)
@@ -325,7 +338,7 @@ pub async fn write(db: &mut PgConnection, county: &County) -> Result<usize, sqlx
     .await?;
     sqlx::query(
         "INSERT INTO tasks (ticket_id, kind, state, grid_code, worker_id) \
-         SELECT id, 1, 1, grid, worker FROM unnest($1::uuid[], $2::uuid[], $3::text[]) \
+         SELECT id, 'handle', 'pending_accept', grid, worker FROM unnest($1::uuid[], $2::uuid[], $3::text[]) \
            AS t(id, worker, grid)",
     )
     .bind(&tid)

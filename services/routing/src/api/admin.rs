@@ -9,7 +9,7 @@ use tonic::Request;
 
 use super::{Api, MANAGERS, STAFF, in_scope, parse_uuid, require_scope, scope};
 use crate::dispatch::Ctx;
-use crate::domain::{Level, Page, PostKind, SlaClass, check_code, parse_phone, worker_role};
+use crate::domain::{Level, Page, PostKind, SlaClass, check_code, parse_phone, role, worker_role};
 use crate::workers::{self, NewWorker};
 use crate::{grids, rules, waiting};
 
@@ -174,7 +174,7 @@ impl Api {
         let new = NewWorker {
             staff_no: staff_no.to_owned(),
             name: name.to_owned(),
-            role: role as i16,
+            role,
             phone,
             posts,
             chief_of,
@@ -211,7 +211,9 @@ impl Api {
         let role = match r.role {
             0 => None,
             v => Some(
-                worker_role(v).ok_or_else(|| ApiError::invalid("role", "unknown role"))? as i16,
+                worker_role(v)
+                    .map(role::name)
+                    .ok_or_else(|| ApiError::invalid("role", "unknown role"))?,
             ),
         };
         let mut tx = self.pool.begin().await?;

@@ -17,7 +17,7 @@ use super::tasks::{locked, me, own_task, refused};
 use super::{Api, ticket_id};
 use crate::dispatch::PRODUCER;
 use crate::disposal::{self, DisposalRow, Report};
-use crate::domain::task_state;
+use crate::domain::{disposal_type, task_state};
 use crate::tickets::{self, TaskRow};
 
 fn answer(d: &DisposalRow, task: &TaskRow) -> SubmitDisposalResponse {
@@ -76,7 +76,7 @@ impl Api {
             task_id: task.id,
             worker_id: worker,
             grid_code: task.grid_code.clone(),
-            disposal_type: report.kind as i16,
+            disposal_type: disposal_type::name(report.kind).into(),
             result: report.result.clone(),
             evidence_urls: report.evidence_urls.clone(),
             disposed_at: report.disposed_at,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::retry::{TxError, retrying};
 use super::{Api, in_scope, parse_uuid, ticket_id};
 use crate::dispatch::{self, Ctx, PRODUCER, RETURN_LIMIT, Target};
-use crate::domain::{KIND_HANDLE, Page, task_state};
+use crate::domain::{Page, task_kind, task_state};
 use crate::grids;
 use crate::tickets::{self, TaskFilter, TaskRow, TicketRow};
 
@@ -48,12 +48,12 @@ pub(super) async fn own_task(
 ) -> Result<TaskRow, ApiError> {
     let task = tickets::latest_of(tx, ticket, worker)
         .await?
-        .filter(|t| t.kind == KIND_HANDLE)
+        .filter(|t| t.kind == task_kind::HANDLE)
         .ok_or_else(|| ApiError::PermissionDenied(format!("ticket {ticket} is not your task")))?;
     if !task.current {
         return Err(ApiError::precondition(
             format!("your task on ticket {ticket} no longer stands"),
-            task_state::name(task.state),
+            task_state::parse(&task.state).as_str_name(),
         ));
     }
     Ok(task)
@@ -70,16 +70,13 @@ impl Api {
         let page = Page::parse(r.page_size, &r.page_token)?;
         let mut states = Vec::new();
         for s in &r.states {
-            match TaskState::try_from(*s) {
-                Ok(TaskState::Unspecified) | Err(_) => {
-                    return Err(ApiError::invalid("states", "unknown task state"));
-                }
-                Ok(s) => states.push(s as i16),
+            match TaskState::try_from(*s).ok().and_then(task_state::name) {
+                None => return Err(ApiError::invalid("states", "unknown task state")),
+                Some(s) => states.push(s),
             }
         }
         let kind = match TaskKind::try_from(r.kind) {
-            Ok(TaskKind::Unspecified) => None,
-            Ok(k) => Some(k as i16),
+            Ok(k) => task_kind::name(k),
             Err(_) => return Err(ApiError::invalid("kind", "unknown task kind")),
         };
         let worker = (!r.worker_id.is_empty())

@@ -120,7 +120,7 @@ async fn returns_transfers_accepts_and_dispatches_racing_on_two_workers_all_sett
     // Every ticket has exactly one standing HANDLE task: none lost, none doubled.
     let standing: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
         "SELECT k.ticket_id, count(t.id) FROM tickets k \
-         LEFT JOIN tasks t ON t.ticket_id = k.ticket_id AND t.kind = 1 AND t.current \
+         LEFT JOIN tasks t ON t.ticket_id = k.ticket_id AND t.kind = 'handle' AND t.current \
          GROUP BY k.ticket_id",
     )
     .fetch_all(&mut db)
@@ -131,7 +131,7 @@ async fn returns_transfers_accepts_and_dispatches_racing_on_two_workers_all_sett
     // The counters on the workers' rows agree with the tasks table.
     let drift: Vec<(uuid::Uuid, i32, i64)> = sqlx::query_as(
         "SELECT w.worker_id, w.open_tasks, (SELECT count(*) FROM tasks t \
-           WHERE t.worker_id = w.worker_id AND t.kind = 1 AND t.current AND t.state IN (1, 2)) \
+           WHERE t.worker_id = w.worker_id AND t.kind = 'handle' AND t.current AND t.state IN ('pending_accept', 'accepted')) \
          FROM workers w",
     )
     .fetch_all(&mut db)

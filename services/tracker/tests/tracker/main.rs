@@ -5,6 +5,7 @@
 mod api;
 mod deadlines;
 mod loop_path;
+mod migration;
 mod minutes;
 mod overdue;
 mod repeats;

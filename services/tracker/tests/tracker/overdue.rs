@@ -17,7 +17,7 @@ async fn due_at(pool: &sqlx::PgPool, id: Uuid, kind: pb::DeadlineKind) -> DateTi
                  AND cancelled_at IS NULL",
             )
             .bind(id)
-            .bind(kind as i32)
+            .bind(gridloop_tracker::timers::timer_kind::name(kind))
             .fetch_optional(&pool)
             .await
             .unwrap()
