@@ -14,6 +14,7 @@
 //! - [`grpc`]: the server with health, reflection and graceful shutdown;
 //! - [`error`]: the one mapping from errors to `tonic::Status`;
 //! - [`http_error`]: the one mapping from the same errors to HTTP statuses;
+//! - [`stored`]: the names proto enums are stored by;
 //! - [`service`]: the [`service::Host`] that starts, serves and drains a service;
 //! - [`ops`]: `migrate`, `replay --since`, `dead-letters`, `healthcheck` subcommands of every service binary.
 //!
@@ -37,6 +38,7 @@ pub mod ops;
 pub mod outbox;
 pub mod pii;
 pub mod service;
+pub mod stored;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,9 +1,10 @@
-//! The names intake's loop view stores its enums by. Intake keeps each value as its wire
-//! number; these lists, in wire order (a name's place is its number), map it at the column,
-//! so that a renumbered proto never changes what a stored row means.
+//! The names services store proto enums by, where a service keeps each value as its wire
+//! number in memory: these lists, in wire order (a name's place is its number), map it at the
+//! column, so that a renumbered proto never changes what a stored row means. The enums more
+//! than one service stores are here; a service's own stay with it (closure's `stored.rs`).
 
 /// One enum's stored names in wire order, the first for 0 (nobody gave one).
-pub struct Names(&'static [&'static str]);
+pub struct Names(pub &'static [&'static str]);
 
 impl Names {
     /// The stored name; a number no name stands for (a newer proto) is the first name.
