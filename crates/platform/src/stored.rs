@@ -35,3 +35,13 @@ pub const EXEMPTION_KIND: Names = Names(&[
     "citizen_unreachable",
     "unresolvable_confirmed",
 ]);
+pub const ACTOR_ROLE: Names = Names(&[
+    "unspecified",
+    "operator",
+    "worker",
+    "supervisor",
+    "leader",
+    "admin",
+    "service",
+    "citizen",
+]);

@@ -1,7 +1,7 @@
 //! The names closure stores its own enums by (see [`gridloop_platform::stored`] for how, and
 //! for the enums other services store too).
 
-pub use gridloop_platform::stored::{DISPOSAL_TYPE, EXEMPTION_KIND, Names, RATING};
+pub use gridloop_platform::stored::{ACTOR_ROLE, DISPOSAL_TYPE, EXEMPTION_KIND, Names, RATING};
 
 pub const CHANNEL: Names = Names(&[
     "unspecified",
@@ -13,13 +13,3 @@ pub const CHANNEL: Names = Names(&[
     "patrol",
 ]);
 pub const FEEDBACK_SOURCE: Names = Names(&["unspecified", "citizen", "callback"]);
-pub const ACTOR_ROLE: Names = Names(&[
-    "unspecified",
-    "operator",
-    "worker",
-    "supervisor",
-    "leader",
-    "admin",
-    "service",
-    "citizen",
-]);

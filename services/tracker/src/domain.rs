@@ -2,6 +2,7 @@
 
 use gridloop_lifecycle::{SlaSpan, TicketId};
 use gridloop_platform::ApiError;
+pub use gridloop_platform::stored::{ACTOR_ROLE, Names};
 use gridloop_proto::v1 as pb;
 
 pub fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
@@ -120,65 +121,17 @@ pub mod time_unit {
     }
 }
 
-/// Lifecycle states in the timeline and violations, as stored, from and to wire numbers.
-pub mod lifecycle_state {
-    /// The names in wire order: a name's place is its number.
-    const NAMES: [&str; 7] = [
-        "unspecified",
-        "discovered",
-        "reported",
-        "disposed",
-        "feedback",
-        "closed",
-        "merged",
-    ];
-
-    /// The stored name; a number that is no state (another service's newer proto) is
-    /// `unspecified`.
-    pub fn name(state: i32) -> &'static str {
-        usize::try_from(state)
-            .ok()
-            .and_then(|i| NAMES.get(i).copied())
-            .unwrap_or(NAMES[0])
-    }
-
-    pub fn parse(name: &str) -> i32 {
-        NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| i as i32)
-    }
-}
-
-/// Actor roles in the timeline, as stored, from and to wire numbers.
-pub mod actor_role {
-    /// The names in wire order: a name's place is its number.
-    const NAMES: [&str; 8] = [
-        "unspecified",
-        "operator",
-        "worker",
-        "supervisor",
-        "leader",
-        "admin",
-        "service",
-        "citizen",
-    ];
-
-    /// The stored name; a number that is no role is `unspecified`.
-    pub fn name(role: i32) -> &'static str {
-        usize::try_from(role)
-            .ok()
-            .and_then(|i| NAMES.get(i).copied())
-            .unwrap_or(NAMES[0])
-    }
-
-    pub fn parse(name: &str) -> i32 {
-        NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| i as i32)
-    }
-}
+/// Lifecycle states in the timeline and violations, as stored (a number that is no state, from
+/// another service's newer proto, is stored as `unspecified`).
+pub const LIFECYCLE_STATE: Names = Names(&[
+    "unspecified",
+    "discovered",
+    "reported",
+    "disposed",
+    "feedback",
+    "closed",
+    "merged",
+]);
 
 /// An escalation's cause as stored, mapped from `EscalationCause` here only.
 pub mod escalation_cause {

@@ -9,7 +9,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{actor_role, grid_level, lifecycle_state, state_pb, timer_kind, urgency};
+use crate::domain::{ACTOR_ROLE, LIFECYCLE_STATE, grid_level, state_pb, timer_kind, urgency};
 use crate::error::Error;
 use crate::store::Ticket;
 use crate::timers::{self, Timer};
@@ -106,11 +106,11 @@ pub async fn timeline(
             producer: r.producer,
             actor: Some(pb::Actor {
                 id: r.actor_id,
-                role: actor_role::parse(&r.actor_role),
+                role: ACTOR_ROLE.parse(&r.actor_role),
             }),
             grid_code: r.grid_code,
-            from_state: lifecycle_state::parse(&r.from_state),
-            to_state: lifecycle_state::parse(&r.to_state),
+            from_state: LIFECYCLE_STATE.parse(&r.from_state),
+            to_state: LIFECYCLE_STATE.parse(&r.to_state),
             summary: r.summary,
             violation: r.violation,
             violation_reason: r.violation_reason,
@@ -306,7 +306,7 @@ pub async fn violations(
                 event_id: r.event_id.to_string(),
                 ticket_id: r.ticket_id.to_string(),
                 attempted: r.attempted,
-                from_state: lifecycle_state::parse(&r.from_state),
+                from_state: LIFECYCLE_STATE.parse(&r.from_state),
                 reason: r.reason,
                 producer: r.producer,
                 occurred_at: Some(ts(r.occurred_at)),

@@ -6,7 +6,7 @@ use gridloop_proto::v1 as pb;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{actor_role, grid_level, lifecycle_state, urgency};
+use crate::domain::{ACTOR_ROLE, LIFECYCLE_STATE, grid_level, urgency};
 use crate::error::Error;
 
 /// The tracker's record of one ticket.
@@ -173,10 +173,10 @@ pub async fn append(tx: &mut PgConnection, e: &Entry) -> Result<(), Error> {
     .bind(e.occurred_at)
     .bind(&e.producer)
     .bind(&e.actor_id)
-    .bind(actor_role::name(e.actor_role))
+    .bind(ACTOR_ROLE.name(e.actor_role))
     .bind(&e.grid_code)
-    .bind(lifecycle_state::name(e.from_state))
-    .bind(lifecycle_state::name(e.to_state))
+    .bind(LIFECYCLE_STATE.name(e.from_state))
+    .bind(LIFECYCLE_STATE.name(e.to_state))
     .bind(&e.summary)
     .bind(e.violation)
     .bind(&e.violation_reason)
@@ -199,7 +199,7 @@ pub async fn record_violation(
     .bind(e.event_id)
     .bind(e.ticket_id)
     .bind(&e.kind)
-    .bind(lifecycle_state::name(e.from_state))
+    .bind(LIFECYCLE_STATE.name(e.from_state))
     .bind(&e.violation_reason)
     .bind(&e.producer)
     .bind(e.occurred_at)
@@ -229,7 +229,7 @@ pub async fn record_refusal(
     .bind(event_id)
     .bind(ticket_id)
     .bind(&v.attempted)
-    .bind(lifecycle_state::name(v.from_state))
+    .bind(LIFECYCLE_STATE.name(v.from_state))
     .bind(&v.reason)
     .bind(&v.rejected_producer)
     .bind(occurred_at)
