@@ -156,6 +156,7 @@ async fn pipeline(
         durable: service.into(),
         kinds: vec!["overdue".into()],
         max_deliveries: 5,
+        progress: Default::default(),
     };
     let consumer =
         tokio::spawn(Consumer::new(pool.clone(), bus.clone(), opts, Timing).run(stop.clone()));

@@ -25,9 +25,11 @@
 //! so it shows up in the tracker's ListViolations: nothing is skipped silently. A failure
 //! while the database is unreachable is not an attempt: the consumer waits and re-reads.
 
+mod progress;
 mod read;
 mod records;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -36,7 +38,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
 use gridloop_proto::v1::{LifecycleState, TicketEvent};
 use prost::Message as _;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -46,6 +48,7 @@ use crate::nats::Bus;
 use crate::telemetry::spans;
 use crate::{Error, metrics};
 use gridloop_client::pace::Pace;
+pub use progress::{Progress, settle};
 use read::{Read, decode, event_span, record_handled};
 pub use records::{DeadLetter, dead_letters, report_refusal, stored_position};
 
@@ -83,6 +86,8 @@ pub struct ConsumerOptions {
     pub kinds: Vec<String>,
     /// Failed attempts, with the database healthy, after which an event is dead-lettered.
     pub max_deliveries: i64,
+    /// Told of every commit, for requests waiting for the view ([`settle`]).
+    pub progress: Progress,
 }
 
 /// A running inbox consumer for one service.
@@ -243,9 +248,8 @@ impl<H: Handler> Consumer<H> {
             .map_err(Error::nats)
     }
 
-    /// Applies a batch in one transaction, each event in its own savepoint. From the first
-    /// event whose handler fails, the rest of the batch is applied one by one (that event
-    /// retried in place), so the order holds.
+    /// Applies a batch in one transaction. From the first event whose handler fails, the rest
+    /// of the batch is applied one by one (that event retried in place), so the order holds.
     async fn handle_batch(&self, batch: &[Message], position: &mut u64) -> Result<(), Stop> {
         let fresh: Vec<&Message> = batch
             .iter()
@@ -265,39 +269,57 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    /// The fast path. Stops at the first event whose handler fails (rolled back to its
-    /// savepoint) and returns how many leading events were committed with the position.
+    /// The fast path: returns how many leading events were committed with the position. A
+    /// handler that fails rolls the whole transaction back (a savepoint per event would cost
+    /// two statements on every event for a path that is rare), and the events before it are
+    /// applied again without it.
     async fn apply_batch(&self, batch: &[&Message], position: &mut u64) -> Result<usize, Error> {
-        let mut tx = self.pool.begin().await?;
-        self.check_position(&mut tx, *position).await?;
-        let mut done = 0;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut last = *position;
-        for msg in batch {
-            let Some(seq) = seq_of(msg) else { break };
-            let Some((event, event_id)) = decode(msg) else {
-                // Dead-lettered on its own, below.
-                break;
-            };
-            let span = event_span(msg, &event, &self.opts.durable);
-            let mut sp = Connection::begin(&mut *tx).await?;
-            let applied = async {
-                if !record_in_inbox(&mut sp, msg, event_id).await? {
-                    return Ok::<_, Error>(Some("duplicate"));
-                }
-                Ok(self.handle(&event, &mut sp).await.ok())
+        // Only events that can be recorded go in a batch; the first that cannot ends it.
+        let readable: Vec<(&Message, u64, Read, Uuid)> = batch
+            .iter()
+            .map_while(|m| {
+                let seq = seq_of(m)?;
+                let (event, id) = decode(m)?;
+                Some((*m, seq, event, id))
+            })
+            .collect();
+        let mut len = readable.len();
+        while len > 0 {
+            match self.try_batch(&readable[..len], position).await? {
+                None => return Ok(len),
+                Some(failed) => len = failed,
             }
-            .instrument(span)
-            .await?;
-            let Some(outcome) = applied else {
-                sp.rollback().await?;
-                break;
+        }
+        Ok(0)
+    }
+
+    /// One attempt at `batch` in one transaction: `None` when it committed, or the index of
+    /// the event whose handler failed (nothing committed).
+    async fn try_batch(
+        &self,
+        batch: &[(&Message, u64, Read, Uuid)],
+        position: &mut u64,
+    ) -> Result<Option<usize>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let last = batch.last().map_or(*position, |(_, seq, _, _)| *seq);
+        let events = batch.iter().map(|(m, _, _, id)| (*m, *id));
+        let mut fresh = self.claim(&mut tx, *position, last, events).await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (i, (msg, _, event, event_id)) in batch.iter().enumerate() {
+            let outcome = if fresh.remove(event_id) {
+                let span = event_span(msg, event, &self.opts.durable);
+                match self.handle(event, &mut tx).instrument(span).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tx.rollback().await?;
+                        return Ok(Some(i));
+                    }
+                }
+            } else {
+                "duplicate"
             };
-            sp.commit().await?;
             outcomes.push(outcome);
-            done += 1;
-            last = seq;
-            if done == 1 {
+            if i == 0 && batch.len() > 1 {
                 // The batch now holds this event's locks. A later event that has to wait for
                 // a lock gives up quickly instead (and is applied on its own), so the batch
                 // never waits while holding locks another transaction waits for.
@@ -306,15 +328,13 @@ impl<H: Handler> Consumer<H> {
                     .await?;
             }
         }
-        if done > 0 {
-            self.store_position(&mut tx, last).await?;
-        }
         tx.commit().await?;
+        self.opts.progress.advance(last);
         *position = last;
-        for (msg, outcome) in batch.iter().zip(outcomes) {
+        for ((msg, ..), outcome) in batch.iter().zip(outcomes) {
             record_handled(&self.opts.durable, msg, outcome);
         }
-        Ok(done)
+        Ok(None)
     }
 
     /// One event on its own, retried in place until it is applied or, failing while the
@@ -396,8 +416,10 @@ impl<H: Handler> Consumer<H> {
         position: u64,
     ) -> Result<Result<&'static str, String>, Error> {
         let mut tx = self.pool.begin().await?;
-        self.check_position(&mut tx, position).await?;
-        let fresh = record_in_inbox(&mut tx, msg, event_id).await?;
+        let fresh = !self
+            .claim(&mut tx, position, seq, [(msg, event_id)])
+            .await?
+            .is_empty();
         let outcome = if fresh {
             match self.handle(event, &mut tx).await {
                 Ok(outcome) => outcome,
@@ -409,8 +431,8 @@ impl<H: Handler> Consumer<H> {
         } else {
             "duplicate"
         };
-        self.store_position(&mut tx, seq).await?;
         tx.commit().await?;
+        self.opts.progress.advance(seq);
         Ok(Ok(outcome))
     }
 
@@ -431,32 +453,58 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// Locks the position row and checks nobody else moved it since this consumer read it.
-    async fn check_position(&self, tx: &mut PgConnection, expected: u64) -> Result<(), Error> {
-        let stored: i64 = sqlx::query_scalar(
-            "SELECT stream_seq FROM consumer_position WHERE consumer = $1 FOR UPDATE",
+    /// The first statement of applying events: moves the position from `expected` to `to`
+    /// (which locks its row until the transaction ends, so two consumers cannot interleave)
+    /// and records the events' ids in the inbox, in one statement. Fails when another
+    /// consumer moved the position since this one read it; returns the ids that were not in
+    /// the inbox yet (one already there is a republished event).
+    async fn claim<'m>(
+        &self,
+        tx: &mut PgConnection,
+        expected: u64,
+        to: u64,
+        events: impl IntoIterator<Item = (&'m Message, Uuid)>,
+    ) -> Result<HashSet<Uuid>, Error> {
+        let (ids, subjects): (Vec<Uuid>, Vec<&str>) = events
+            .into_iter()
+            .map(|(m, id)| (id, m.subject.as_str()))
+            .unzip();
+        let (moved, fresh): (bool, Vec<Uuid>) = sqlx::query_as(
+            "WITH moved AS ( \
+                 UPDATE consumer_position SET stream_seq = $3, updated_at = now() \
+                 WHERE consumer = $1 AND stream_seq = $2 RETURNING 1), \
+             fresh AS ( \
+                 INSERT INTO inbox (event_id, subject) \
+                 SELECT e.id, e.subject FROM unnest($4::uuid[], $5::text[]) AS e (id, subject) \
+                 WHERE EXISTS (SELECT 1 FROM moved) \
+                 ON CONFLICT DO NOTHING RETURNING event_id) \
+             SELECT EXISTS (SELECT 1 FROM moved), ARRAY(SELECT event_id FROM fresh)",
         )
         .bind(&self.opts.durable)
+        .bind(expected as i64)
+        .bind(to as i64)
+        .bind(&ids)
+        .bind(&subjects)
         .fetch_one(&mut *tx)
         .await?;
-        if stored as u64 == expected {
-            Ok(())
-        } else {
-            Err(Error::Event(format!(
-                "position moved to {stored} by another consumer (this one was at {expected})"
-            )))
+        if !moved {
+            return Err(self.moved_away(tx, expected).await);
         }
+        Ok(fresh.into_iter().collect())
     }
 
-    async fn store_position(&self, tx: &mut PgConnection, seq: u64) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE consumer_position SET stream_seq = $2, updated_at = now() WHERE consumer = $1",
-        )
-        .bind(&self.opts.durable)
-        .bind(seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
+    async fn moved_away(&self, tx: &mut PgConnection, expected: u64) -> Error {
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT stream_seq FROM consumer_position WHERE consumer = $1")
+                .bind(&self.opts.durable)
+                .fetch_optional(&mut *tx)
+                .await
+                .ok()
+                .flatten();
+        Error::Event(format!(
+            "position moved to {} by another consumer (this one was at {expected})",
+            stored.map_or("?".into(), |s| s.to_string())
+        ))
     }
 
     async fn database_answers(&self) -> bool {
@@ -479,7 +527,8 @@ impl<H: Handler> Consumer<H> {
         position: u64,
     ) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
-        self.check_position(&mut tx, position).await?;
+        self.claim(&mut tx, position, seq, std::iter::empty())
+            .await?;
         sqlx::query(
             "INSERT INTO dead_letters (event_id, subject, stream_seq, deliveries, error, payload) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_seq) DO NOTHING",
@@ -503,8 +552,8 @@ impl<H: Handler> Consumer<H> {
             )
             .await?;
         }
-        self.store_position(&mut tx, seq).await?;
         tx.commit().await?;
+        self.opts.progress.advance(seq);
         Ok(())
     }
 }
@@ -515,22 +564,6 @@ fn reread(e: Error) -> Stop {
 
 fn seq_of(msg: &Message) -> Option<u64> {
     msg.info().ok().map(|i| i.stream_sequence)
-}
-
-/// Records the event id; false when it was already there (a republished event).
-async fn record_in_inbox(
-    tx: &mut PgConnection,
-    msg: &Message,
-    event_id: Uuid,
-) -> Result<bool, Error> {
-    let inserted =
-        sqlx::query("INSERT INTO inbox (event_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(event_id)
-            .bind(msg.subject.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    Ok(inserted == 1)
 }
 
 /// Largest number of events applied in one transaction.

@@ -6,9 +6,12 @@
 //! (unsent rows stay unsent) and duplicates nothing downstream (a republished event id is
 //! dropped by the stream's duplicate window and by consumers' inboxes).
 //!
-//! Waking: the relay polls, and while it is idle writers also NOTIFY it (a trigger on
-//! `outbox`). It lowers its idle flag whenever it is busy, because a notifying commit holds a
-//! database-wide lock through its WAL flush and would serialise every writer's commit.
+//! Waking: [`enqueue`] tells the relays of its own process at once (before the commit, so the
+//! relay looks again for a short while until the row is visible); rows of other replicas are
+//! found by a short poll while the relay is busy, and by a NOTIFY from their writers (a trigger
+//! on `outbox`) once it is idle. It lowers its idle flag whenever it is busy, because a
+//! notifying commit holds a database-wide lock through its WAL flush and would serialise
+//! every writer's commit. Finding nothing costs one plain read, not a transaction.
 //!
 //! Ordering: rows are published in id order by one relay at a time (a transaction-scoped
 //! advisory lock), never through an "id > last seen" cursor, because ids are taken before
@@ -26,6 +29,8 @@ use gridloop_proto::v1::{TicketEvent, ticket_event::Body};
 use prost::Message;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -81,6 +86,7 @@ pub async fn enqueue(tx: &mut PgConnection, event: &TicketEvent) -> Result<(), E
     .bind(event.encode_to_vec())
     .execute(&mut *tx)
     .await?;
+    hint();
     Ok(())
 }
 
@@ -110,6 +116,7 @@ impl<'a> Rows<'a> {
             rows.subjects.push(kind);
             rows.payloads.push(event.encode_to_vec());
         }
+        hint();
         Ok(rows)
     }
 }
@@ -145,9 +152,22 @@ pub async fn pending(pool: &PgPool) -> Result<i64, Error> {
     )
 }
 
-/// Empty rounds the relay polls at [`BUSY_POLL`] before it declares itself idle.
+/// Empty looks the relay makes at [`BUSY_POLL`] before it declares itself idle. Rows of this
+/// process wake it at once ([`ENQUEUED`]); the poll is for other replicas' rows.
 const BUSY_ROUNDS: u32 = 3;
-const BUSY_POLL: Duration = Duration::from_millis(5);
+const BUSY_POLL: Duration = Duration::from_millis(20);
+/// After this process enqueues, how long and how often the relay looks for the row to commit.
+const HINT_WINDOW: Duration = Duration::from_millis(100);
+const HINT_POLL: Duration = Duration::from_millis(2);
+
+/// Bumped whenever this process enqueues an event, before the enqueuing transaction commits:
+/// every relay of the process (tests run several services in one) sees it and looks.
+static ENQUEUED: std::sync::LazyLock<watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| watch::Sender::new(0));
+
+fn hint() {
+    ENQUEUED.send_modify(|n| *n = n.wrapping_add(1));
+}
 
 /// Settings of a [`Relay`].
 #[derive(Clone, Debug)]
@@ -204,8 +224,9 @@ impl Relay {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Runs until `shutdown`: publishes whatever is pending, then waits for a notification or
-    /// the poll interval. Never drops an event: on any failure it backs off and retries.
+    /// Runs until `shutdown`: publishes whatever is pending, then waits for this process to
+    /// enqueue, for a notification from another's writer, or for the poll interval. Never drops
+    /// an event: on any failure it backs off and retries.
     pub async fn run(self, shutdown: CancellationToken) {
         let channel: Option<String> = sqlx::query_scalar("SELECT current_schema() || '_outbox'")
             .fetch_one(&self.pool)
@@ -221,15 +242,23 @@ impl Relay {
         if listener.is_none() {
             tracing::warn!("outbox relay could not listen for notifications; polling only");
         }
+        let mut enqueued = ENQUEUED.subscribe();
         let mut backoff = Pace::exponential(Duration::from_millis(50), self.opts.max_backoff);
         let mut last_purge = tokio::time::Instant::now();
-        let mut empty_rounds = 0u32;
+        // Empty looks since rows were last published, and whether writers are asked to notify.
+        let mut quiet = 0u32;
+        let mut idle = false;
+        // When this process last enqueued a row the relay has not seen committed yet.
+        let mut hinted: Option<Instant> = None;
         while !shutdown.is_cancelled() {
-            match self.publish_pending().await {
+            match self.round().await {
                 Ok(n) => {
                     backoff.reset();
                     if n > 0 {
-                        empty_rounds = 0;
+                        (quiet, hinted) = (0, None);
+                        if idle {
+                            idle = !self.set_idle(false).await;
+                        }
                         continue;
                     }
                 }
@@ -247,23 +276,31 @@ impl Relay {
                     tracing::warn!(error = %e, "outbox purge failed");
                 }
             }
-            // Under a steady trickle, look again shortly instead of asking writers to notify:
-            // every notifying commit serialises all writers' commits.
-            empty_rounds += 1;
-            if empty_rounds <= BUSY_ROUNDS {
-                tokio::select! {
-                    _ = tokio::time::sleep(BUSY_POLL) => continue,
-                    _ = shutdown.cancelled() => break,
+            // Rows enqueued here but not visible yet: their transaction is still committing
+            // (or rolled back). Look again shortly, for a bounded time.
+            if let Some(at) = hinted {
+                if at.elapsed() < HINT_WINDOW {
+                    tokio::select! {
+                        _ = tokio::time::sleep(HINT_POLL) => continue,
+                        _ = shutdown.cancelled() => break,
+                    }
                 }
+                hinted = None;
             }
-            // Idle: raise the flag, then look once more, since a row committed before the
-            // flag was visible did not notify.
-            let flagged = self.set_idle(true).await;
-            if flagged && matches!(self.publish_pending().await, Ok(n) if n > 0) {
-                self.set_idle(false).await;
-                empty_rounds = 0;
+            quiet += 1;
+            // Busy: other replicas' rows are looked for at a short poll, and nobody is asked
+            // to notify, because a notifying commit holds a database-wide lock through its WAL
+            // flush and would serialise every writer's commit. Idle: writers are asked to
+            // (raised, then one more look, since a row committed before the flag was visible
+            // did not notify).
+            let wait = if quiet <= BUSY_ROUNDS {
+                BUSY_POLL
+            } else if !idle {
+                idle = self.set_idle(true).await;
                 continue;
-            }
+            } else {
+                self.opts.poll
+            };
             let notified = async {
                 match listener.as_mut() {
                     Some(l) => {
@@ -273,17 +310,36 @@ impl Relay {
                 }
             };
             tokio::select! {
+                changed = enqueued.changed() => {
+                    if changed.is_ok() {
+                        hinted = Some(Instant::now());
+                    }
+                }
                 _ = notified => {}
-                _ = tokio::time::sleep(self.opts.poll) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.cancelled() => break,
             }
-            self.set_idle(false).await;
-            empty_rounds = 0;
         }
-        self.set_idle(false).await;
+        if idle {
+            self.set_idle(false).await;
+        }
         // Drain: whatever committed before shutdown goes out if NATS is there to take it.
         if let Err(e) = self.publish_pending().await {
             tracing::warn!(error = %e, "outbox relay could not drain on shutdown");
+        }
+    }
+
+    /// One look: a plain read first, so that finding nothing costs one statement and no
+    /// transaction; the claiming transaction only when there is something to claim.
+    async fn round(&self) -> Result<usize, Error> {
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL)")
+                .fetch_one(&self.pool)
+                .await?;
+        if any {
+            self.publish_pending().await
+        } else {
+            Ok(0)
         }
     }
 

@@ -22,7 +22,7 @@ use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::auth::Authenticator;
-use crate::inbox::{ConsumerOptions, Handler};
+use crate::inbox::{ConsumerOptions, Handler, Progress};
 use crate::metrics::admin::Admin;
 use crate::nats::Bus;
 use crate::outbox::{Relay, RelayOptions};
@@ -38,6 +38,8 @@ pub struct Host {
     listener: TcpListener,
     admin: Option<Admin>,
     tasks: JoinSet<()>,
+    /// What the consumer has applied, for requests that wait for the view.
+    pub progress: Progress,
 }
 
 impl Host {
@@ -66,6 +68,7 @@ impl Host {
             listener,
             admin: Some(admin),
             tasks: JoinSet::new(),
+            progress: Progress::default(),
         })
     }
 
@@ -106,6 +109,7 @@ impl Host {
             durable: self.cfg.service.clone(),
             kinds: spec.subject_kinds().into_iter().map(String::from).collect(),
             max_deliveries: self.cfg.max_deliveries,
+            progress: self.progress.clone(),
         };
         self.tasks.spawn(leader::run(
             self.pool.clone(),

@@ -3,6 +3,7 @@
 
 use gridloop_platform::ApiError;
 use gridloop_platform::auth::{Caller, Role};
+use gridloop_platform::inbox::Progress;
 use gridloop_proto::ts;
 use gridloop_proto::v1 as pb;
 use pb::closure_service_server::ClosureService;
@@ -20,9 +21,13 @@ pub struct Closure {
 }
 
 impl Closure {
-    pub fn new(pool: PgPool, settings: Settings) -> Self {
+    pub fn new(pool: PgPool, settings: Settings, progress: Progress) -> Self {
         Closure {
-            flow: Flow { pool, settings },
+            flow: Flow {
+                pool,
+                settings,
+                progress,
+            },
         }
     }
 }

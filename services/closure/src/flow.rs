@@ -7,6 +7,7 @@ use gridloop_lifecycle::{
     CloseBasis, Event, Feedback, FeedbackState, LoopState, Rating, State, TicketId,
 };
 use gridloop_platform::ApiError;
+use gridloop_platform::inbox::{Progress, settle};
 use gridloop_platform::outbox::{enqueue, new_event};
 use gridloop_proto::v1 as pb;
 use pb::ticket_event::Body;
@@ -66,6 +67,8 @@ pub struct Unreached {
 pub struct Flow {
     pub pool: PgPool,
     pub settings: Settings,
+    /// Closure's consumer: what a request waiting for the view waits on.
+    pub progress: Progress,
 }
 
 /// The state after `event`, or FAILED_PRECONDITION naming the current state.
@@ -103,6 +106,37 @@ pub(crate) fn count(n: u32) -> i32 {
 }
 
 impl Flow {
+    /// Waits, at most the configured `view_wait`, until closure's view has the ticket's
+    /// disposal. Routing decides 处置 and closure learns of it from the stream, so a citizen
+    /// (or an operator) who answers at once can be ahead of the view; waiting here decides the
+    /// step once, on a view that has caught up, instead of refusing it for the caller to try
+    /// again. The step itself checks what the view then holds: a ticket still not disposed is
+    /// refused, naming its state, and a database failure is reported by its transaction.
+    async fn await_disposal(&self, id: TicketId) {
+        let undisposed = |e: &bool| *e;
+        let _ = settle(
+            &self.progress,
+            self.settings.view_wait,
+            undisposed,
+            || async {
+                let mut conn = self.pool.acquire().await.map_err(|_| false)?;
+                match store::get(&mut conn, id).await {
+                    Ok(Some(t))
+                        if !matches!(
+                            t.loop_state.state,
+                            State::Discovered | State::Reported(_)
+                        ) =>
+                    {
+                        Ok(())
+                    }
+                    Ok(_) => Err(true),
+                    Err(_) => Err(false),
+                }
+            },
+        )
+        .await;
+    }
+
     /// 反馈: a rating from the citizen (`citizen` is their key, checked against the ticket's)
     /// or from a reached callback. A satisfied rating writes the ticket off; a dissatisfied one
     /// reopens it for rework — in the same transaction as the feedback.
@@ -115,6 +149,7 @@ impl Flow {
             comment,
             at,
         } = r;
+        self.await_disposal(id).await;
         let mut tx = self.pool.begin().await?;
         let mut t = locked(&mut tx, id).await?;
         if let Some(key) = citizen
@@ -211,6 +246,7 @@ impl Flow {
         operator: &str,
         cb: Callback,
     ) -> Result<Unreached, ApiError> {
+        self.await_disposal(id).await;
         let mut tx = self.pool.begin().await?;
         let mut t = locked(&mut tx, id).await?;
         let after = step(
@@ -289,6 +325,7 @@ impl Flow {
         scope: &[String],
         ex: Exemption,
     ) -> Result<LedgerRow, ApiError> {
+        self.await_disposal(id).await;
         let mut tx = self.pool.begin().await?;
         let mut t = locked(&mut tx, id).await?;
         if !domain::in_scope(&t.grid_code, scope) {

@@ -105,7 +105,7 @@ impl App {
         let App { mut host, settings } = self;
         host.spawn_relay();
         host.spawn_consumer(&VIEW, consume::View);
-        let svc = api::Closure::new(host.pool.clone(), settings);
+        let svc = api::Closure::new(host.pool.clone(), settings, host.progress.clone());
         let server =
             ClosureServiceServer::new(svc).max_decoding_message_size(host.cfg.max_request_bytes);
         host.serve_authenticated(server).await

@@ -62,6 +62,10 @@ pub struct ClosureArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub callbacks_before_exemption: u32,
+    /// Milliseconds a rating of a ticket whose disposal closure has not applied yet waits for
+    /// it before it is refused (the disposal comes from routing's stream).
+    #[arg(long, env = "GRIDLOOP_CLOSURE_VIEW_WAIT_MS", default_value_t = 1000)]
+    pub view_wait_ms: u64,
 }
 
 impl From<ClosureArgs> for Settings {
@@ -69,6 +73,7 @@ impl From<ClosureArgs> for Settings {
         Settings {
             callback_interval: Duration::from_secs(a.callback_interval_secs),
             callbacks_before_exemption: a.callbacks_before_exemption,
+            view_wait: Duration::from_millis(a.view_wait_ms),
         }
     }
 }
@@ -82,6 +87,9 @@ pub struct Settings {
     /// Unreached attempts after which a supervisor may exempt the ticket
     /// (`GRIDLOOP_CLOSURE_CALLBACKS_BEFORE_EXEMPTION`, default 3).
     pub callbacks_before_exemption: u32,
+    /// How long a rating waits for a disposal closure has not applied yet
+    /// (`GRIDLOOP_CLOSURE_VIEW_WAIT_MS`, default 1 s).
+    pub view_wait: Duration,
 }
 
 impl Default for Settings {
@@ -89,6 +97,7 @@ impl Default for Settings {
         Settings {
             callback_interval: Duration::from_secs(2 * 3600),
             callbacks_before_exemption: Rules::default().callbacks_before_exemption,
+            view_wait: Duration::from_secs(1),
         }
     }
 }
@@ -120,6 +129,7 @@ mod tests {
         let d = Settings::from_lookup(|_| None).unwrap();
         assert_eq!(d.callback_interval, Duration::from_secs(7200));
         assert_eq!(d.callbacks_before_exemption, 3);
+        assert_eq!(d.view_wait, Duration::from_secs(1));
         let s = Settings::from_lookup(|k| match k {
             "GRIDLOOP_CLOSURE_CALLBACK_INTERVAL_SECS" => Some("0".into()),
             "GRIDLOOP_CLOSURE_CALLBACKS_BEFORE_EXEMPTION" => Some("5".into()),

@@ -10,7 +10,6 @@ use gridloop_proto::from_ts;
 use gridloop_proto::v1 as pb;
 use pb::tracker_service_server::TrackerService;
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::clock::Clock;
@@ -35,7 +34,7 @@ pub struct Api {
     pub pool: PgPool,
     pub clock: Arc<dyn Clock>,
     pub calendar: Arc<Calendar>,
-    pub wake: Arc<Notify>,
+    pub wake: Arc<crate::firing::Wake>,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -278,7 +277,7 @@ impl TrackerService for Api {
             self.clock.now(),
         )
         .await?;
-        self.wake.notify_waiters();
+        self.wake.now();
         Ok(Response::new(pb::GrantExtensionResponse {
             status: Some(status),
         }))

@@ -22,7 +22,6 @@ use gridloop_platform::inbox::{Envelope, Handler};
 use gridloop_platform::outbox::enqueue;
 use gridloop_proto::v1::{self as pb, ticket_event::Body};
 use sqlx::PgConnection;
-use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::domain::{mask_digits, state_pb};
@@ -40,7 +39,7 @@ pub struct Tracker {
     pub settings: Settings,
     pub calendar: Arc<Calendar>,
     /// Wakes the timer loop when a clock starts.
-    pub wake: Arc<Notify>,
+    pub wake: Arc<crate::firing::Wake>,
 }
 
 impl Handler for Tracker {
@@ -105,8 +104,8 @@ impl Handler for Tracker {
         take_facts(&mut ticket, body, &reading);
         learn_grids(tx, body).await?;
         store::save(tx, &ticket).await?;
-        if timers::follow(tx, &ticket, body, at, &self.calendar).await? {
-            self.wake.notify_waiters();
+        if let Some(due) = timers::follow(tx, &ticket, body, at, &self.calendar).await? {
+            self.wake.due(due);
         }
         entry.to_state = state_pb(&ticket.loop_state.state) as i32;
         store::append(tx, &entry).await?;

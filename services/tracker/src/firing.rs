@@ -6,7 +6,8 @@
 //! firing, nor one whose ticket an event is being applied to — and in the same transaction
 //! marks them fired and enqueues `overdue` and `escalated`. Between rounds it sleeps until the
 //! earliest due timer, at most `timer_tick` (500 ms), and wakes early when this process
-//! starts a clock.
+//! starts a clock due before that ([`Wake`]): a clock due in hours, the usual case, costs the
+//! loop nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,39 @@ use crate::store;
 use crate::timers::{COLUMNS, Timer};
 
 const BATCH: i64 = 64;
+
+/// Tells the timer loop of clocks started in this process: it looks again only for one due
+/// before the look it has planned anyway.
+#[derive(Default)]
+pub struct Wake {
+    earliest: std::sync::Mutex<Option<DateTime<Utc>>>,
+    notify: Notify,
+}
+
+impl Wake {
+    /// A clock due at `at` started (or moved).
+    pub fn due(&self, at: DateTime<Utc>) {
+        let mut earliest = self.earliest.lock().unwrap_or_else(|e| e.into_inner());
+        if earliest.is_none_or(|e| at < e) {
+            *earliest = Some(at);
+        }
+        drop(earliest);
+        self.notify.notify_one();
+    }
+
+    /// Deadlines changed in ways the loop cannot tell from one time (an extension, a rule):
+    /// it looks again at once.
+    pub fn now(&self) {
+        self.due(DateTime::<Utc>::MIN_UTC);
+    }
+
+    fn take(&self) -> Option<DateTime<Utc>> {
+        self.earliest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
 /// A due timer that another replica is firing is looked at again after this.
 const MIN_WAIT: Duration = Duration::from_millis(25);
 
@@ -74,7 +108,7 @@ async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, Error> {
 pub async fn run(
     pool: PgPool,
     clock: Arc<dyn Clock>,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     tick: Duration,
     shutdown: CancellationToken,
 ) {
@@ -96,10 +130,19 @@ pub async fn run(
                 tick
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = wake.notified() => {}
-            _ = shutdown.cancelled() => break,
+        let planned = clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                _ = wake.notify.notified() => {
+                    if wake.take().is_some_and(|due| due < planned) {
+                        break;
+                    }
+                }
+                _ = shutdown.cancelled() => return,
+            }
         }
     }
 }

@@ -44,7 +44,6 @@ use gridloop_platform::{Config, Error};
 use gridloop_proto::v1::tracker_service_server::TrackerServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -111,7 +110,7 @@ impl App {
             clock,
         } = self;
         let calendar = Arc::new(Calendar::china_default());
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(firing::Wake::default());
         host.spawn_relay();
         host.spawn(gauges::run(
             host.pool.clone(),

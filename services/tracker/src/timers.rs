@@ -156,39 +156,61 @@ async fn has_any(
     .await?)
 }
 
-/// The deadline of a `kind` clock of `t` started at `at`, by the ticket's SLA rule.
-async fn due(
-    tx: &mut PgConnection,
-    t: &Ticket,
+/// The deadlines of `t`'s clocks started at `at`, by the ticket's SLA rule, read once per
+/// event however many clocks it starts.
+struct Deadlines<'a> {
+    t: &'a Ticket,
     at: DateTime<Utc>,
-    calendar: &Calendar,
-    kind: DeadlineKind,
-) -> Result<Option<DateTime<Utc>>, Error> {
-    let rule = sla::for_ticket(tx, &t.category_code, t.urgency).await?;
-    Ok(rule.map(|r| r.span(kind).deadline_from(at, calendar)))
+    calendar: &'a Calendar,
+    rule: Option<Option<sla::Rule>>,
 }
 
-/// Moves the clocks of `t` for an applied event. Returns true when a clock was started (the
-/// timer loop should look again).
+impl Deadlines<'_> {
+    async fn of(
+        &mut self,
+        tx: &mut PgConnection,
+        kind: DeadlineKind,
+    ) -> Result<Option<DateTime<Utc>>, Error> {
+        if self.rule.is_none() {
+            let rule = sla::for_ticket(tx, &self.t.category_code, self.t.urgency).await?;
+            self.rule = Some(rule);
+        }
+        Ok(self
+            .rule
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map(|r| r.span(kind).deadline_from(self.at, self.calendar)))
+    }
+}
+
+/// Moves the clocks of `t` for an applied event. Returns the earliest deadline of the clocks
+/// it started, if any (for the timer loop).
 pub async fn follow(
     tx: &mut PgConnection,
     t: &Ticket,
     body: &Body,
     at: DateTime<Utc>,
     calendar: &Calendar,
-) -> Result<bool, Error> {
+) -> Result<Option<DateTime<Utc>>, Error> {
     let id = t.id;
-    let mut started = false;
+    let mut due = Deadlines {
+        t,
+        at,
+        calendar,
+        rule: None,
+    };
+    let mut started = Vec::new();
     match body {
         Body::Dispatched(_) => {
-            if let Some(d) = due(tx, t, at, calendar, DeadlineKind::Respond).await? {
+            if let Some(d) = due.of(tx, DeadlineKind::Respond).await? {
                 start(tx, id, DeadlineKind::Respond, at, d).await?;
-                started = true;
+                started.push(d);
             }
             if !has_any(tx, id, DeadlineKind::Dispose).await?
-                && let Some(d) = due(tx, t, at, calendar, DeadlineKind::Dispose).await?
+                && let Some(d) = due.of(tx, DeadlineKind::Dispose).await?
             {
                 start(tx, id, DeadlineKind::Dispose, at, d).await?;
+                started.push(d);
             }
         }
         Body::Accepted(_) => meet(tx, id, DeadlineKind::Respond, at).await?,
@@ -197,20 +219,20 @@ pub async fn follow(
         }
         Body::Disposed(_) => {
             meet(tx, id, DeadlineKind::Dispose, at).await?;
-            if let Some(d) = due(tx, t, at, calendar, DeadlineKind::Feedback).await? {
+            if let Some(d) = due.of(tx, DeadlineKind::Feedback).await? {
                 start(tx, id, DeadlineKind::Feedback, at, d).await?;
-                started = true;
+                started.push(d);
             }
         }
         Body::FeedbackRecorded(_) => meet(tx, id, DeadlineKind::Feedback, at).await?,
         Body::Reopened(_) => {
-            if let Some(d) = due(tx, t, at, calendar, DeadlineKind::Dispose).await? {
+            if let Some(d) = due.of(tx, DeadlineKind::Dispose).await? {
                 start(tx, id, DeadlineKind::Dispose, at, d).await?;
-                started = true;
+                started.push(d);
             }
         }
         Body::Closed(_) | Body::Merged(_) => stop(tx, id, None, at).await?,
         _ => {}
     }
-    Ok(started)
+    Ok(started.into_iter().min())
 }

@@ -30,6 +30,7 @@ mod phases;
 mod report;
 mod sample;
 mod settings;
+mod top;
 mod walk;
 
 use gridloop_harness::{clients, procs, stack};
@@ -83,6 +84,7 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
         js,
         ticks_per_s: sample::clock_ticks(),
         phase,
+        top_statements: settings.top_statements,
     };
     // One warm-up walk, so the first phase does not pay for connections and caches.
     if let Err(e) = walk::walk(&bench.clients, &bench.events).await {

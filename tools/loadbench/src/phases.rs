@@ -27,6 +27,8 @@ pub struct Bench {
     pub js: async_nats::jetstream::Context,
     pub ticks_per_s: f64,
     pub phase: Duration,
+    /// Statements to list after each loop phase (`--top-statements`).
+    pub top_statements: u32,
 }
 
 /// What the load of one phase produced.
@@ -190,6 +192,10 @@ impl Bench {
     {
         say!("phase: {name}, {} s", self.phase.as_secs());
         let outcomes: Shared = Arc::default();
+        let listed = self.top_statements > 0 && matches!(kind, Kind::Loop);
+        if listed {
+            crate::top::reset(&self.db).await?;
+        }
         let before = self.snapshot().await?;
         let (sampler, lag) = lag_sampler(&self.stack);
         let end = Instant::now() + self.phase;
@@ -205,7 +211,12 @@ impl Bench {
         set.abort_all();
         let o = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
         let lag = lag.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let done = o.in_window as f64;
         let row = self.row(name, kind, &before, &after, o, &lag);
+        if listed {
+            let table = crate::top::table(&self.db, self.top_statements, done).await?;
+            println!("\nstatements of {name}:\n\n{table}");
+        }
         say!(
             "  {:.1}/s, p50 {} ms, p99 {} ms, {} failed",
             row.rate,

@@ -50,6 +50,11 @@ pub struct Settings {
     #[arg(long, env = "GRIDLOOP_BENCH_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
 
+    /// After every closed-loop and offered-rate phase, list the N statements it called most
+    /// (per ticket, with mean time), by service; 0 lists none.
+    #[arg(long, env = "GRIDLOOP_BENCH_TOP_STATEMENTS", default_value_t = 0)]
+    pub top_statements: u32,
+
     /// Keep the run's directory (data and logs) afterwards.
     #[arg(long, env = "GRIDLOOP_BENCH_KEEP", default_value_t = false)]
     pub keep: bool,

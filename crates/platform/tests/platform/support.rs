@@ -92,6 +92,7 @@ pub fn consumer_opts(cfg: &Config) -> ConsumerOptions {
         durable: cfg.service.clone(),
         kinds: vec![],
         max_deliveries: cfg.max_deliveries,
+        progress: Default::default(),
     }
 }
 

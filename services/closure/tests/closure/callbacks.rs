@@ -107,6 +107,7 @@ async fn unreached_callbacks_closer_than_the_interval_are_refused() {
     let h = start_with(Settings {
         callback_interval: Duration::from_secs(2 * 3600),
         callbacks_before_exemption: 3,
+        ..Settings::default()
     })
     .await;
     let id = h.accepted_ticket().await;

@@ -108,6 +108,36 @@ async fn a_disposed_event_puts_the_ticket_in_disposed_and_feedback_closes_it() {
         .expect("the disposing worker reads the closure");
 }
 
+/// A citizen who rates the moment the worker disposes is ahead of closure's view, which takes
+/// the disposal from routing's stream: the rating waits for the view instead of being refused,
+/// and is decided once.
+#[tokio::test]
+async fn a_rating_ahead_of_the_disposal_waits_for_it_and_closes_the_ticket() {
+    let h = start().await;
+    let id = h.accepted_ticket().await;
+    let mut client = h.client.clone();
+    let rating_call = tokio::spawn(async move {
+        client
+            .submit_feedback(req(rating(id, pb::Rating::Satisfied), &citizen(CITIZEN)))
+            .await
+    });
+    // The rating is in and waiting (closure's view is still REPORTED) when the disposal comes.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(
+        !rating_call.is_finished(),
+        "the rating must wait for the disposal"
+    );
+    h.dispose(id).await;
+    let answer = rating_call.await.expect("call").expect("rating accepted");
+    assert_eq!(answer.into_inner().state, pb::LifecycleState::Closed as i32);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM feedback WHERE ticket_id = $1")
+        .bind(id)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "one feedback row: the rating was decided once");
+}
+
 #[tokio::test]
 async fn dissatisfied_reopens_and_the_rework_closes_with_count_one() {
     let h = start().await;

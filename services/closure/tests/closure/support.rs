@@ -43,6 +43,7 @@ pub fn quick() -> Settings {
     Settings {
         callback_interval: Duration::ZERO,
         callbacks_before_exemption: 3,
+        ..Settings::default()
     }
 }
 
