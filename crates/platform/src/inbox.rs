@@ -28,6 +28,7 @@
 mod progress;
 mod read;
 mod records;
+mod remembered;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -51,6 +52,7 @@ use gridloop_client::pace::Pace;
 pub use progress::{Progress, settle};
 use read::{Read, decode, event_span, record_handled};
 pub use records::{DeadLetter, dead_letters, report_refusal, stored_position};
+pub use remembered::Remembered;
 
 /// What a service does with one event. It gets the event's validated envelope and the open
 /// transaction; everything it writes commits together with the inbox record and the new
@@ -63,6 +65,21 @@ pub trait Handler: Send + Sync + 'static {
         event: &'a Envelope,
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a;
+
+    /// Called once per transaction, after its last `handle` and before it commits: work done
+    /// once for all the events of a batch (a high-water mark, say) instead of once per event.
+    /// A failure here counts as the batch's last event failing.
+    fn flush<'a>(
+        &'a self,
+        _tx: &'a mut PgConnection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
+        async { Ok(()) }
+    }
+
+    /// The transaction of the `handle` calls since the last `settled` committed (`true`) or
+    /// did not (`false`): for a handler that remembers what it has written, so that it
+    /// forgets what was rolled back.
+    fn settled(&self, _committed: bool) {}
 }
 
 impl<H: Handler> Handler for std::sync::Arc<H> {
@@ -74,6 +91,17 @@ impl<H: Handler> Handler for std::sync::Arc<H> {
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
         (**self).handle(event, tx)
+    }
+
+    fn flush<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
+        (**self).flush(tx)
+    }
+
+    fn settled(&self, committed: bool) {
+        (**self).settled(committed)
     }
 }
 
@@ -300,6 +328,16 @@ impl<H: Handler> Consumer<H> {
         batch: &[(&Message, u64, Read, Uuid)],
         position: &mut u64,
     ) -> Result<Option<usize>, Error> {
+        let result = self.try_batch_once(batch, position).await;
+        self.handler.settled(matches!(result, Ok(None)));
+        result
+    }
+
+    async fn try_batch_once(
+        &self,
+        batch: &[(&Message, u64, Read, Uuid)],
+        position: &mut u64,
+    ) -> Result<Option<usize>, Error> {
         let mut tx = self.pool.begin().await?;
         let last = batch.last().map_or(*position, |(_, seq, _, _)| *seq);
         let events = batch.iter().map(|(m, _, _, id)| (*m, *id));
@@ -327,6 +365,10 @@ impl<H: Handler> Consumer<H> {
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        if self.handler.flush(&mut tx).await.is_err() {
+            tx.rollback().await?;
+            return Ok(Some(batch.len() - 1));
         }
         tx.commit().await?;
         self.opts.progress.advance(last);
@@ -415,6 +457,21 @@ impl<H: Handler> Consumer<H> {
         event: &Read,
         position: u64,
     ) -> Result<Result<&'static str, String>, Error> {
+        let result = self
+            .apply_one_once(msg, seq, event_id, event, position)
+            .await;
+        self.handler.settled(matches!(result, Ok(Ok(_))));
+        result
+    }
+
+    async fn apply_one_once(
+        &self,
+        msg: &Message,
+        seq: u64,
+        event_id: Uuid,
+        event: &Read,
+        position: u64,
+    ) -> Result<Result<&'static str, String>, Error> {
         let mut tx = self.pool.begin().await?;
         let fresh = !self
             .claim(&mut tx, position, seq, [(msg, event_id)])
@@ -431,6 +488,10 @@ impl<H: Handler> Consumer<H> {
         } else {
             "duplicate"
         };
+        if let Err(error) = self.handler.flush(&mut tx).await {
+            tx.rollback().await?;
+            return Ok(Err(error.to_string()));
+        }
         tx.commit().await?;
         self.opts.progress.advance(seq);
         Ok(Ok(outcome))

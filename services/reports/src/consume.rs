@@ -1,12 +1,19 @@
 //! The consumer: every event updates the ticket's fact row and moves its contribution in the
 //! aggregates from the old row to the new one, inside the inbox transaction, so the
 //! aggregates always equal the sum over the fact rows.
+//!
+//! Two writes are not made once per event: the watermark (the latest event time applied) is
+//! written once per batch ([`Handler::flush`]), and a grid's or category's name only when it is
+//! not already known to be stored: names written by a transaction that then rolled back are
+//! forgotten ([`Handler::settled`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use gridloop_lifecycle::TicketId;
 use gridloop_lifecycle::calendar::Calendar;
-use gridloop_platform::inbox::{Envelope, Handler};
+use gridloop_platform::inbox::{Envelope, Handler, Remembered};
 use gridloop_proto::v1::ticket_event::Body;
 use sqlx::PgConnection;
 
@@ -16,7 +23,31 @@ use gridloop_platform::Error;
 
 /// The inbox handler for every event kind.
 pub struct Aggregator {
-    pub calendar: Arc<Calendar>,
+    calendar: Arc<Calendar>,
+    /// The latest event time of the transaction under way, for `flush`.
+    watermark: Mutex<Option<DateTime<Utc>>>,
+    names: Remembered<Code, (i32, String)>,
+}
+
+/// A grid's (level and) name or a category's name, keyed by its code.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Code {
+    Grid(String),
+    Category(String),
+}
+
+impl Aggregator {
+    pub fn new(calendar: Arc<Calendar>) -> Self {
+        Aggregator {
+            calendar,
+            watermark: Mutex::default(),
+            names: Remembered::default(),
+        }
+    }
+
+    fn watermark(&self) -> std::sync::MutexGuard<'_, Option<DateTime<Utc>>> {
+        self.watermark.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Handler for Aggregator {
@@ -25,9 +56,13 @@ impl Handler for Aggregator {
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
         let id = event.ticket_id;
         if let Some(at) = event.occurred_at {
-            store::advance(tx, at).await?;
+            let mut w = self.watermark();
+            *w = w.max(Some(at));
         }
-        remember_names(event, tx).await?;
+        if let Some((code, name)) = name_of(event).filter(|(c, n)| self.names.is_new(c, n)) {
+            store_name(tx, &code, &name).await?;
+            self.names.wrote(code, name);
+        }
         let parent_grid = match &event.body {
             Body::Merged(m) => match TicketId::parse(&m.parent_ticket_id) {
                 Ok(p) => store::grid_of(tx, p).await?,
@@ -46,19 +81,41 @@ impl Handler for Aggregator {
         tracing::debug!(%id, kind = event.kind(), "aggregates updated");
         Ok(())
     }
+
+    async fn flush(&self, tx: &mut PgConnection) -> Result<(), Error> {
+        let latest = self.watermark().take();
+        if let Some(at) = latest {
+            store::advance(tx, at).await?;
+        }
+        Ok(())
+    }
+
+    fn settled(&self, committed: bool) {
+        *self.watermark() = None;
+        self.names.settled(committed);
+    }
 }
 
-async fn remember_names(event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
+/// The grid (with its level) or category name an event carries, for the report's labels.
+fn name_of(event: &Envelope) -> Option<(Code, (i32, String))> {
     match &event.body {
-        Body::Dispatched(d) if !d.grid_code.is_empty() => {
-            store::name_grid(tx, &d.grid_code, d.grid_level, &d.grid_name).await?;
-        }
-        Body::Discovered(d) => {
-            if let Some(c) = d.category.as_ref().filter(|c| !c.code.is_empty()) {
-                store::name_category(tx, &c.code, &c.name).await?;
-            }
-        }
-        _ => {}
+        Body::Dispatched(d) if !d.grid_code.is_empty() => Some((
+            Code::Grid(d.grid_code.clone()),
+            (d.grid_level, d.grid_name.clone()),
+        )),
+        Body::Discovered(d) => d
+            .category
+            .as_ref()
+            .filter(|c| !c.code.is_empty())
+            .map(|c| (Code::Category(c.code.clone()), (0, c.name.clone()))),
+        _ => None,
+    }
+}
+
+async fn store_name(tx: &mut PgConnection, code: &Code, name: &(i32, String)) -> Result<(), Error> {
+    match code {
+        Code::Grid(code) => store::name_grid(tx, code, name.0, &name.1).await?,
+        Code::Category(code) => store::name_category(tx, code, &name.1).await?,
     }
     Ok(())
 }

@@ -106,7 +106,7 @@ impl App {
         // service's, so the shape stays the same.
         host.spawn_relay();
         let calendar = Arc::new(Calendar::china_default());
-        host.spawn_consumer(&VIEW, consume::Aggregator { calendar });
+        host.spawn_consumer(&VIEW, consume::Aggregator::new(calendar));
         let page = web::router(web::Web {
             pool: host.pool.clone(),
             auth: host.auth.clone(),

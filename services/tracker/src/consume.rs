@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use gridloop_lifecycle::{Calendar, Event, LoopState, TicketId, apply};
-use gridloop_platform::inbox::{Envelope, Handler};
+use gridloop_platform::inbox::{Envelope, Handler, Remembered};
 use gridloop_platform::outbox::enqueue;
 use gridloop_proto::v1::{self as pb, ticket_event::Body};
 use sqlx::PgConnection;
@@ -40,10 +40,16 @@ pub struct Tracker {
     pub calendar: Arc<Calendar>,
     /// Wakes the timer loop when a clock starts.
     pub wake: Arc<crate::firing::Wake>,
+    /// Grids (code, level, name) already stored, so each is written once, not per dispatch.
+    pub grids: Arc<Remembered<String, (i32, String)>>,
 }
 
 impl Handler for Tracker {
     type Error = Error;
+
+    fn settled(&self, committed: bool) {
+        self.grids.settled(committed);
+    }
 
     async fn handle(&self, event: &Envelope, tx: &mut PgConnection) -> Result<(), Error> {
         let (id, event_id) = (event.ticket_id, event.event_id);
@@ -102,7 +108,7 @@ impl Handler for Tracker {
         ticket.loop_state = next;
         ticket.last_event_at = Some(at);
         take_facts(&mut ticket, body, &reading);
-        learn_grids(tx, body).await?;
+        self.learn_grids(tx, body).await?;
         store::save(tx, &ticket).await?;
         if let Some(due) = timers::follow(tx, &ticket, body, at, &self.calendar).await? {
             self.wake.due(due);
@@ -118,6 +124,21 @@ impl Handler for Tracker {
 }
 
 impl Tracker {
+    /// Remembers the grid a dispatch (or an unroutable ticket's fallback) names, with its
+    /// level and name, for the scope of the tracker's reads.
+    async fn learn_grids(&self, tx: &mut PgConnection, body: &Body) -> Result<(), Error> {
+        let (code, level, name) = match body {
+            Body::Dispatched(d) => (&d.grid_code, d.grid_level, d.grid_name.as_str()),
+            Body::Unroutable(u) => (&u.fallback_grid_code, u.fallback_grid_level, ""),
+            _ => return Ok(()),
+        };
+        let value = (level, name.to_owned());
+        if self.grids.is_new(code, &value) {
+            store::learn_grid(tx, code, level, name).await?;
+            self.grids.wrote(code.clone(), value);
+        }
+        Ok(())
+    }
     /// Records a rejected event and publishes it as a violation.
     async fn reject(
         &self,
@@ -234,17 +255,5 @@ fn take_facts(t: &mut Ticket, body: &Body, reading: &Reading) {
             t.worker_id.clear();
         }
         _ => {}
-    }
-}
-
-async fn learn_grids(tx: &mut PgConnection, body: &Body) -> Result<(), Error> {
-    match body {
-        Body::Dispatched(d) => {
-            store::learn_grid(tx, &d.grid_code, d.grid_level, &d.grid_name).await
-        }
-        Body::Unroutable(u) => {
-            store::learn_grid(tx, &u.fallback_grid_code, u.fallback_grid_level, "").await
-        }
-        _ => Ok(()),
     }
 }

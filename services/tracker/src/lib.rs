@@ -133,6 +133,7 @@ impl App {
                 settings,
                 calendar: calendar.clone(),
                 wake: wake.clone(),
+                grids: Default::default(),
             },
         );
         let svc = api::Api {
