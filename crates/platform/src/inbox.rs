@@ -371,7 +371,8 @@ impl<H: Handler> Consumer<H> {
             return Ok(Some(batch.len() - 1));
         }
         tx.commit().await?;
-        self.opts.progress.advance(last);
+        let tickets = batch.iter().filter_map(|(_, _, r, _)| r.ticket_id());
+        self.opts.progress.advance(last, tickets);
         *position = last;
         for ((msg, ..), outcome) in batch.iter().zip(outcomes) {
             record_handled(&self.opts.durable, msg, outcome);
@@ -493,7 +494,7 @@ impl<H: Handler> Consumer<H> {
             return Ok(Err(error.to_string()));
         }
         tx.commit().await?;
-        self.opts.progress.advance(seq);
+        self.opts.progress.advance(seq, event.ticket_id());
         Ok(Ok(outcome))
     }
 
@@ -614,7 +615,7 @@ impl<H: Handler> Consumer<H> {
             .await?;
         }
         tx.commit().await?;
-        self.opts.progress.advance(seq);
+        self.opts.progress.advance(seq, None);
         Ok(())
     }
 }

@@ -116,6 +116,7 @@ impl Flow {
         let undisposed = |e: &bool| *e;
         let _ = settle(
             &self.progress,
+            id,
             self.settings.view_wait,
             undisposed,
             || async {

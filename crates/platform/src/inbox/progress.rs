@@ -1,54 +1,99 @@
 //! How far the consumer has applied the stream, for requests decided on the view it keeps. A
 //! step that depends on another service's event (a rating needs the disposal) can arrive
 //! before that event has been applied here; instead of refusing it and having the caller try
-//! again, the request waits a bounded time for the view to move ([`settle`]) and is decided
-//! once, on the view it then finds.
+//! again, the request waits a bounded time for the view of its ticket to move ([`settle`]) and
+//! is decided once, on the view it then finds.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use gridloop_lifecycle::TicketId;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// The stream sequence this process's consumer last committed; 0 before it commits anything
-/// (or when the consumer runs in another replica).
-#[derive(Clone, Debug)]
-pub struct Progress(Arc<watch::Sender<u64>>);
+/// What this process's consumer has committed: its position, and a wake-up for requests
+/// waiting on a ticket whose events it just applied.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<Inner>);
 
-impl Default for Progress {
-    fn default() -> Self {
-        Progress(Arc::new(watch::Sender::new(0)))
-    }
+#[derive(Debug, Default)]
+struct Inner {
+    position: Mutex<u64>,
+    waiting: Mutex<HashMap<TicketId, Arc<Notify>>>,
 }
 
 impl Progress {
-    /// Called by the consumer after each commit.
-    pub(crate) fn advance(&self, position: u64) {
-        self.0.send_replace(position);
+    /// Called by the consumer after each commit, with the tickets of the events it applied.
+    pub(crate) fn advance(&self, position: u64, tickets: impl IntoIterator<Item = TicketId>) {
+        *self.0.position.lock().unwrap_or_else(|e| e.into_inner()) = position;
+        let waiting = self.0.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.is_empty() {
+            return;
+        }
+        for t in tickets {
+            if let Some(n) = waiting.get(&t) {
+                n.notify_waiters();
+            }
+        }
     }
 
-    /// The position last committed.
+    /// The stream sequence last committed; 0 before the consumer commits anything (or when
+    /// it runs in another replica).
     pub fn position(&self) -> u64 {
-        *self.0.borrow()
+        *self.0.position.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sees the commits made from now on.
-    fn watch(&self) -> watch::Receiver<u64> {
-        let mut rx = self.0.subscribe();
-        rx.mark_unchanged();
-        rx
+    fn waiter(&self, ticket: TicketId) -> Waiter<'_> {
+        let notify = self
+            .0
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(ticket)
+            .or_default()
+            .clone();
+        Waiter {
+            progress: self,
+            ticket,
+            notify,
+        }
     }
 }
 
-/// Longest pause between two looks at the view while waiting for it.
+/// A request's registration for its ticket's commits; the last one to leave removes it.
+struct Waiter<'a> {
+    progress: &'a Progress,
+    ticket: TicketId,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self
+            .progress
+            .0
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Held by the map and by this waiter only: nobody else waits for the ticket.
+        if Arc::strong_count(&self.notify) == 2 {
+            waiting.remove(&self.ticket);
+        }
+    }
+}
+
+/// Longest pause between two looks at the view while waiting for it: a replica whose
+/// consumer runs elsewhere is told of no commits and looks again at this pace.
 const POLL: Duration = Duration::from_millis(50);
 
-/// Runs `check` on the current view until it is not `behind`, or until `within` has passed:
-/// again after each commit of the consumer. Returns the last answer, so a step the view
-/// still refuses is refused with the state the view is in.
+/// Runs `check` on the current view of `ticket` until its answer is not `behind`, or until
+/// `within` has passed: again after each commit of an event of that ticket. Returns the last
+/// answer, so a step the view still refuses is refused with the state the view is in.
 pub async fn settle<T, E, F, Fut>(
     progress: &Progress,
+    ticket: TicketId,
     within: Duration,
     behind: impl Fn(&E) -> bool,
     mut check: F,
@@ -58,14 +103,16 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let deadline = Instant::now() + within;
+    let waiter = progress.waiter(ticket);
     loop {
-        // Watching before the look, so a commit between the two is not missed. A replica
-        // whose consumer runs elsewhere sees no commits and looks again every POLL.
-        let mut commits = progress.watch();
+        // Registered before the look, so a commit between the two is not missed.
+        let commit = waiter.notify.notified();
+        tokio::pin!(commit);
+        commit.as_mut().enable();
         match check().await {
             Err(e) if behind(&e) && Instant::now() < deadline => {
                 let pause = POLL.min(deadline.saturating_duration_since(Instant::now()));
-                let _ = tokio::time::timeout(pause, commits.changed()).await;
+                let _ = tokio::time::timeout(pause, commit).await;
             }
             answer => return answer,
         }
@@ -74,36 +121,44 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
     use super::*;
 
+    fn ticket() -> TicketId {
+        TicketId::parse("0190b9f4-7a3e-7c1d-9f00-000000000001").expect("uuid")
+    }
+
     #[tokio::test]
-    async fn a_commit_wakes_the_waiting_request() {
+    async fn a_commit_of_the_ticket_wakes_the_waiting_request() {
         let progress = Progress::default();
         let p = progress.clone();
-        let looks = std::sync::atomic::AtomicU32::new(0);
+        let looks = AtomicU32::new(0);
         let started = Instant::now();
         let committer = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            p.advance(7);
+            p.advance(7, [ticket()]);
         });
         let answer: Result<u64, &str> = settle(
             &progress,
+            ticket(),
             Duration::from_secs(5),
             |e| *e == "behind",
             || {
-                looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                looks.fetch_add(1, Ordering::SeqCst);
                 let pos = progress.position();
                 async move { if pos == 7 { Ok(pos) } else { Err("behind") } }
             },
         )
         .await;
-        committer.await.unwrap();
+        committer.await.expect("committer");
         assert_eq!(answer, Ok(7));
+        assert!(started.elapsed() < Duration::from_secs(1), "woken, not timed out");
+        assert!(looks.load(Ordering::SeqCst) >= 2);
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "woken by the commit, not the deadline"
+            progress.0.waiting.lock().unwrap().is_empty(),
+            "the waiter left"
         );
-        assert!(looks.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
 
     #[tokio::test]
@@ -112,6 +167,7 @@ mod tests {
         let started = Instant::now();
         let answer: Result<(), &str> = settle(
             &progress,
+            ticket(),
             Duration::from_millis(120),
             |e| *e == "behind",
             || async { Err("behind") },
@@ -127,6 +183,7 @@ mod tests {
         let started = Instant::now();
         let answer: Result<(), &str> = settle(
             &progress,
+            ticket(),
             Duration::from_secs(5),
             |e| *e == "behind",
             || async { Err("denied") },

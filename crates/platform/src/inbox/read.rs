@@ -22,6 +22,13 @@ pub(super) enum Read {
 }
 
 impl Read {
+    pub(super) fn ticket_id(&self) -> Option<gridloop_lifecycle::TicketId> {
+        match self {
+            Read::Fit(e) => Some(e.ticket_id),
+            Read::Unfit { .. } => None,
+        }
+    }
+
     pub(super) fn raw_event_id(&self) -> String {
         match self {
             Read::Fit(e) => e.event_id.to_string(),
