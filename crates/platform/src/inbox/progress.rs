@@ -153,7 +153,10 @@ mod tests {
         .await;
         committer.await.expect("committer");
         assert_eq!(answer, Ok(7));
-        assert!(started.elapsed() < Duration::from_secs(1), "woken, not timed out");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "woken, not timed out"
+        );
         assert!(looks.load(Ordering::SeqCst) >= 2);
         assert!(
             progress.0.waiting.lock().unwrap().is_empty(),

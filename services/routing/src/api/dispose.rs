@@ -88,8 +88,12 @@ impl Api {
         disposal::insert(&mut tx, &row).await?;
         let event = outbox::new_event(PRODUCER, &id.to_string(), Body::Disposed(row.event()));
         outbox::enqueue(&mut tx, &event).await?;
-        let task = tickets::task_by_id(&mut tx, task.id).await?;
         tx.commit().await?;
+        // The task as just written, without reading it back.
+        let task = TaskRow {
+            state: task_state::DISPOSED.into(),
+            ..task
+        };
         tracing::info!(%worker, disposal_id = %row.disposal_id, "disposed");
         Ok(answer(&row, &task))
     }

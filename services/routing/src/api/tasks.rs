@@ -189,8 +189,13 @@ impl Api {
             on_time: task.respond_by.is_none_or(|r| now <= r),
         });
         outbox::enqueue(&mut tx, &outbox::new_event(PRODUCER, &id.to_string(), body)).await?;
-        let task = tickets::task_by_id(&mut tx, task.id).await?;
         tx.commit().await?;
+        // The task as just written, without reading it back.
+        let task = TaskRow {
+            state: task_state::ACCEPTED.into(),
+            accepted_at: Some(now),
+            ..task
+        };
         tracing::info!(%worker, "accepted");
         Ok(AcceptTaskResponse {
             task: Some(task.to_proto()),
