@@ -62,14 +62,23 @@ pub async fn start(
     started_at: DateTime<Utc>,
     due_at: DateTime<Utc>,
 ) -> Result<(), Error> {
-    stop(tx, ticket, Some(kind), started_at).await?;
-    sqlx::query("INSERT INTO timers (ticket_id, kind, started_at, due_at) VALUES ($1, $2, $3, $4)")
-        .bind(ticket)
-        .bind(timer_kind::name(kind))
-        .bind(started_at)
-        .bind(due_at)
-        .execute(&mut *tx)
-        .await?;
+    // One statement: the live clock of the kind is cancelled, then the new one inserted. The
+    // insert reads the update's output, so the update has finished (and the old row left
+    // `timers_one_live`) before the new row is checked against that index.
+    sqlx::query(
+        "WITH stopped AS ( \
+             UPDATE timers SET cancelled_at = $3 \
+             WHERE ticket_id = $1 AND kind = $2 AND met_at IS NULL AND cancelled_at IS NULL \
+             RETURNING id) \
+         INSERT INTO timers (ticket_id, kind, started_at, due_at) \
+         SELECT $1, $2, $3, $4 FROM (SELECT count(*) FROM stopped) AS s",
+    )
+    .bind(ticket)
+    .bind(timer_kind::name(kind))
+    .bind(started_at)
+    .bind(due_at)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

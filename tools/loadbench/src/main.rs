@@ -85,6 +85,7 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
         ticks_per_s: sample::clock_ticks(),
         phase,
         top_statements: settings.top_statements,
+        paused: Default::default(),
     };
     // One warm-up walk, so the first phase does not pay for connections and caches.
     if let Err(e) = walk::walk(&bench.clients, &bench.events).await {
@@ -100,6 +101,9 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     // Last: the backlog it leaves downstream is nobody's load.
     rows.push(bench.intake(settings.intake_clients).await?);
+    for &r in &settings.intake_rates {
+        rows.push(bench.intake_offered(r).await?);
+    }
 
     let table = report::markdown(&rows);
     println!("\n== results ({} s phases) ==\n\n{table}", phase.as_secs());

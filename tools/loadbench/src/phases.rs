@@ -29,6 +29,8 @@ pub struct Bench {
     pub phase: Duration,
     /// Statements to list after each loop phase (`--top-statements`).
     pub top_statements: u32,
+    /// Services stopped (SIGSTOP) for the phase under way: their pages are not read.
+    pub paused: Mutex<Vec<&'static str>>,
 }
 
 /// What the load of one phase produced.
@@ -68,6 +70,7 @@ fn record(o: &Shared, r: Result<Done, String>, end: Instant, count_late: bool) {
 /// Samples every service's consumer lag each second; the highest seen, when stopped.
 fn lag_sampler(
     stack: &Stack,
+    paused: &[&str],
 ) -> (
     tokio::task::JoinHandle<()>,
     Arc<Mutex<BTreeMap<String, f64>>>,
@@ -75,6 +78,7 @@ fn lag_sampler(
     let max = Arc::new(Mutex::new(BTreeMap::new()));
     let ports: Vec<(String, u16)> = gridloop_harness::stack::SERVICES
         .iter()
+        .filter(|s| !paused.contains(s))
         .map(|s| (s.to_string(), stack.admin_port(s)))
         .collect();
     let m = max.clone();
@@ -95,7 +99,33 @@ fn lag_sampler(
 
 impl Bench {
     async fn snapshot(&self) -> anyhow::Result<Snapshot> {
-        sample::snapshot(&self.stack, &self.db, &self.js).await
+        sample::snapshot(&self.stack, &self.paused(), &self.db, &self.js).await
+    }
+
+    fn paused(&self) -> Vec<&'static str> {
+        self.paused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops (`STOP`) or resumes (`CONT`) every service but intake.
+    fn signal_others(&self, signal: &str) {
+        let mut paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        paused.clear();
+        for (s, p) in gridloop_harness::stack::SERVICES
+            .iter()
+            .zip(&self.stack.services)
+        {
+            if *s != "intake"
+                && let Some(pid) = p.target_pid()
+            {
+                gridloop_harness::procs::signal(pid, signal);
+                if signal == "STOP" {
+                    paused.push(s);
+                }
+            }
+        }
     }
 
     /// Closed loop: `n` clients, each walking one ticket after another.
@@ -156,10 +186,61 @@ impl Bench {
         Ok(row)
     }
 
-    /// Intake alone: `n` clients submitting one hotline ticket after another.
+    /// Intake alone: `n` clients submitting one hotline ticket after another, the other
+    /// services stopped (SIGSTOP) meanwhile, so that the phase measures intake's own path —
+    /// the submission committed and published — not the dispatching of what it takes in.
     pub async fn intake(&self, n: u32) -> anyhow::Result<Row> {
-        let name = format!("intake only, {n} clients");
-        self.measured(&name, Kind::Intake, |end, o| async move {
+        let name = format!("intake alone (the others paused), {n} clients");
+        self.signal_others("STOP");
+        let row = self.intake_load(&name, n).await;
+        self.signal_others("CONT");
+        row
+    }
+
+    /// Intake alone at a fixed offered rate (open loop), for its latency under a steady load.
+    pub async fn intake_offered(&self, rate: u32) -> anyhow::Result<Row> {
+        let name = format!("intake alone (the others paused), {rate} submissions/s offered");
+        self.signal_others("STOP");
+        let offered = Arc::new(Mutex::new(0u64));
+        let count = offered.clone();
+        let row = self
+            .measured(&name, Kind::Intake, |end, o| async move {
+                let mut set = JoinSet::new();
+                let mut tick =
+                    tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                while Instant::now() < end {
+                    tick.tick().await;
+                    *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    let (c, o) = (self.clients.clone(), o.clone());
+                    set.spawn(async move {
+                        let start = Instant::now();
+                        let r = walk::submit(&c).await;
+                        let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
+                        match r {
+                            Ok(_) => {
+                                o.in_window += u64::from(Instant::now() <= end);
+                                o.latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            Err(e) => *o.failures.entry(e).or_default() += 1,
+                        }
+                    });
+                    while set.try_join_next().is_some() {}
+                }
+                set
+            })
+            .await;
+        self.signal_others("CONT");
+        let mut row = row?;
+        let per_s =
+            *offered.lock().unwrap_or_else(|e| e.into_inner()) as f64 / self.phase.as_secs_f64();
+        let kept = row.rate >= 0.9 * per_s && row.failures.is_empty();
+        row.offered = Some((per_s, kept));
+        Ok(row)
+    }
+
+    async fn intake_load(&self, name: &str, n: u32) -> anyhow::Result<Row> {
+        self.measured(name, Kind::Intake, |end, o| async move {
             let mut set = JoinSet::new();
             for _ in 0..n {
                 let (c, o) = (self.clients.clone(), o.clone());
@@ -197,7 +278,7 @@ impl Bench {
             crate::top::reset(&self.db).await?;
         }
         let before = self.snapshot().await?;
-        let (sampler, lag) = lag_sampler(&self.stack);
+        let (sampler, lag) = lag_sampler(&self.stack, &self.paused());
         let end = Instant::now() + self.phase;
         let mut set = load(end, outcomes.clone()).await;
         tokio::time::sleep_until(end).await;

@@ -114,6 +114,7 @@ pub struct Snapshot {
 /// Reads everything [`Snapshot`] holds.
 pub async fn snapshot(
     stack: &Stack,
+    paused: &[&str],
     db: &PgPool,
     js: &async_nats::jetstream::Context,
 ) -> anyhow::Result<Snapshot> {
@@ -177,7 +178,7 @@ pub async fn snapshot(
         .state
         .last_sequence;
     let mut delay = BTreeMap::new();
-    for s in SERVICES {
+    for s in SERVICES.iter().filter(|s| !paused.contains(s)) {
         let page = metrics_page(stack.admin_port(s)).await.unwrap_or_default();
         delay.insert(
             s.to_string(),

@@ -25,9 +25,13 @@ pub struct Settings {
     #[arg(long, value_delimiter = ',', default_values_t = [50, 100])]
     pub rates: Vec<u32>,
 
-    /// Clients of the intake-only phase (submit, nothing else).
+    /// Clients of the intake-alone phase (submit, nothing else; the other services paused).
     #[arg(long, default_value_t = 32)]
     pub intake_clients: u32,
+
+    /// Offered rates (submissions/s) of the open-loop intake-alone phases, one phase each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000])]
+    pub intake_rates: Vec<u32>,
 
     /// Publishers / connections of the raw baselines.
     #[arg(long, default_value_t = 16)]

@@ -118,3 +118,38 @@ async fn transfer_restarts_respond_and_keeps_dispose() {
     .await;
     assert_eq!(live, 2);
 }
+
+/// A dispatch while the respond clock still runs (a re-dispatch without a return, e.g. to the
+/// chief after an escalation) replaces that clock: the old one stopped, one live clock of
+/// each kind, the respond deadline counted from the new dispatch.
+#[tokio::test]
+async fn a_dispatch_over_a_live_respond_clock_replaces_it() {
+    let h = Harness::new().await;
+    let t = h.start_real().await;
+    let id = dispatch_general(&h, &t, cst(2026, 11, 16, 9, 0)).await;
+    let d = h
+        .publish(
+            "routing",
+            id,
+            dispatched_to(GROUP, pb::GridLevel::Group, pb::Urgency::General, 2),
+            cst(2026, 11, 16, 10, 0),
+        )
+        .await;
+    applied(&t.pool, &d).await;
+    let (respond, _) = deadlines(&h, &t, id).await;
+    assert_eq!(respond, cst(2026, 11, 16, 12, 0));
+    let live = count(
+        &t.pool,
+        "SELECT count(*) FROM timers WHERE ticket_id = $1 AND met_at IS NULL AND cancelled_at IS NULL",
+        id,
+    )
+    .await;
+    assert_eq!(live, 2, "one live respond and one live dispose clock");
+    let stopped = count(
+        &t.pool,
+        "SELECT count(*) FROM timers WHERE ticket_id = $1 AND kind = 'respond' AND cancelled_at IS NOT NULL",
+        id,
+    )
+    .await;
+    assert_eq!(stopped, 1, "the first respond clock is kept, stopped");
+}
