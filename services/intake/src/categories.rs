@@ -14,6 +14,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::domain;
+use crate::stored::URGENCY;
 
 #[derive(Clone, Debug)]
 pub struct CategoryRow {
@@ -25,8 +26,8 @@ pub struct CategoryRow {
     pub display_order: i32,
 }
 
-fn urgency(v: i16) -> Urgency {
-    Urgency::try_from(i32::from(v)).unwrap_or(Urgency::General)
+fn urgency(name: &str) -> Urgency {
+    Urgency::try_from(URGENCY.parse(name)).unwrap_or(Urgency::General)
 }
 
 fn from_row(r: &PgRow) -> CategoryRow {
@@ -189,8 +190,8 @@ pub async fn upsert(
     ))
     .bind(code)
     .bind(&name)
-    .bind(default_urgency as i16)
-    .bind(sla_class as i16)
+    .bind(URGENCY.name(default_urgency as i32))
+    .bind(URGENCY.name(sla_class as i32))
     .bind(def.active)
     .bind(def.display_order)
     .fetch_one(pool)

@@ -18,6 +18,7 @@ use sqlx::{PgPool, Row};
 
 use crate::domain::{self, Phone, mask_name};
 use crate::settings::CitizenKeys;
+use crate::stored::HOUSEHOLD_FLAG;
 
 /// A device as stored, phone and name included: never leaves intake unmasked.
 #[derive(Clone, Debug)]
@@ -45,7 +46,7 @@ macro_rules! columns {
 
 fn from_row(r: &PgRow) -> Result<DeviceRow, ApiError> {
     let phone: String = r.get("contact_phone");
-    let flags: Vec<i16> = r.get("flags");
+    let flags: Vec<String> = r.get("flags");
     let lat: Option<f64> = r.get("lat");
     let lng: Option<f64> = r.get("lng");
     Ok(DeviceRow {
@@ -57,9 +58,10 @@ fn from_row(r: &PgRow) -> Result<DeviceRow, ApiError> {
         contact_phone: Phone::parse("contact_phone", &phone)
             .map_err(|_| ApiError::internal("stored device phone does not parse"))?,
         contact_name: r.get("contact_name"),
-        flags: flags
+        flags: HOUSEHOLD_FLAG
+            .parse_all(&flags)
             .into_iter()
-            .filter_map(|f| HouseholdFlag::try_from(i32::from(f)).ok())
+            .filter_map(|f| HouseholdFlag::try_from(f).ok())
             .collect(),
         point: lat.zip(lng).map(|(lat, lng)| GeoPoint { lat, lng }),
         active: r.get("active"),
@@ -176,7 +178,7 @@ pub async fn register(
     let flags = flags("flags", &req.flags)?;
     let point = domain::point("point", req.point.as_ref())?;
     require_scope(caller, &grid)?;
-    let flag_codes: Vec<i16> = flags.iter().map(|f| *f as i16).collect();
+    let flag_names = HOUSEHOLD_FLAG.names(flags.iter().map(|f| *f as i32));
     let row = sqlx::query(concat!(
         "INSERT INTO devices (device_id, household_key, address, grid_code, contact_phone, \
             contact_name, flags, lat, lng) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -189,7 +191,7 @@ pub async fn register(
     .bind(&grid)
     .bind(phone.as_str())
     .bind(&name)
-    .bind(flag_codes)
+    .bind(flag_names)
     .bind(point.map(|p| p.lat))
     .bind(point.map(|p| p.lng))
     .fetch_optional(pool)
@@ -299,7 +301,7 @@ pub async fn update(
     if wants("point") {
         d.point = point;
     }
-    let flag_codes: Vec<i16> = d.flags.iter().map(|f| *f as i16).collect();
+    let flag_names = HOUSEHOLD_FLAG.names(d.flags.iter().map(|f| *f as i32));
     let row = sqlx::query(concat!(
         "UPDATE devices SET address = $2, grid_code = $3, contact_phone = $4, contact_name = $5, \
             flags = $6, lat = $7, lng = $8, updated_at = now() WHERE device_id = $1 RETURNING ",
@@ -310,7 +312,7 @@ pub async fn update(
     .bind(&d.grid_code)
     .bind(d.contact_phone.as_str())
     .bind(&d.contact_name)
-    .bind(flag_codes)
+    .bind(flag_names)
     .bind(d.point.map(|p| p.lat))
     .bind(d.point.map(|p| p.lng))
     .fetch_one(&mut *tx)

@@ -8,6 +8,7 @@ use gridloop_proto::v1::{Channel, TicketHistoryEntry};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use crate::stored::CHANNEL;
 use crate::tickets::{Stored, parse_id};
 
 /// Most repeats listed in a history; the count is on the ticket anyway.
@@ -105,7 +106,7 @@ async fn repeats(pool: &PgPool, id: &str) -> Result<Vec<TicketHistoryEntry>, Api
         .iter()
         .map(|r| {
             let child: Uuid = r.get("ticket_id");
-            let channel = channel_name(i32::from(r.get::<i16, _>("channel")));
+            let channel = channel_name(CHANNEL.parse(r.get("channel")));
             let summary = if r.get("split") {
                 format!("重复诉求（{channel}，工单 {child}）到达时本单已销号，已另行立单")
             } else {

@@ -30,6 +30,7 @@ pub mod publish;
 pub mod requests;
 pub mod settings;
 pub mod split;
+pub mod stored;
 pub mod submit;
 pub mod tickets;
 pub mod writer;

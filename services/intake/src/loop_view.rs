@@ -9,7 +9,7 @@ use gridloop_platform::Error;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use gridloop_platform::stored::{DISPOSAL_TYPE, EXEMPTION_KIND, RATING};
+use crate::stored::{DISPOSAL_TYPE, EXEMPTION_KIND, RATING};
 
 /// Most steps kept in a ticket's history: a caller needs the latest, the tracker has them all.
 pub const HISTORY_STEPS: usize = 20;

@@ -18,23 +18,24 @@ use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::{Actor, Category, GeoPoint, Location, MaskedContact, TicketDiscovered};
 use sqlx::PgConnection;
 
+use crate::stored::{ACTOR_ROLE, CHANNEL, HOUSEHOLD_FLAG, URGENCY};
 use crate::submit::PRODUCER;
 
 /// A stored submission, as its `discovered` event needs it.
 #[derive(sqlx::FromRow)]
 struct Received {
     parent_ticket_id: Option<TicketId>,
-    channel: i16,
+    channel: String,
     external_id: String,
     category_code: String,
     category_name: String,
-    urgency: i16,
+    urgency: String,
     content: String,
     masked_phone: String,
     citizen_key: Option<String>,
     household_key: Option<String>,
     device_id: Option<String>,
-    household_flags: Vec<i16>,
+    household_flags: Vec<String>,
     address: String,
     grid_code: String,
     lat: Option<f64>,
@@ -42,7 +43,7 @@ struct Received {
     photo_urls: Vec<String>,
     recording_url: String,
     submitted_by: String,
-    submitted_by_role: i16,
+    submitted_by_role: String,
     received_at: DateTime<Utc>,
 }
 
@@ -95,13 +96,13 @@ pub async fn split_off(
 /// The submission's `discovered`, as intake sent it for a new ticket, split from `parent`.
 fn discovered(r: &Received, parent: TicketId) -> Body {
     Body::Discovered(TicketDiscovered {
-        channel: i32::from(r.channel),
+        channel: CHANNEL.parse(&r.channel),
         external_id: r.external_id.clone(),
         category: Some(Category {
             code: r.category_code.clone(),
             name: r.category_name.clone(),
         }),
-        urgency: i32::from(r.urgency),
+        urgency: URGENCY.parse(&r.urgency),
         content: r.content.clone(),
         contact: r.citizen_key.as_ref().map(|k| MaskedContact {
             masked_phone: r.masked_phone.clone(),
@@ -112,7 +113,7 @@ fn discovered(r: &Received, parent: TicketId) -> Body {
             address: r.address.clone(),
             grid_code: r.grid_code.clone(),
         }),
-        household_flags: r.household_flags.iter().map(|f| i32::from(*f)).collect(),
+        household_flags: HOUSEHOLD_FLAG.parse_all(&r.household_flags),
         received_at: Some(gridloop_proto::ts(r.received_at)),
         photo_urls: r.photo_urls.clone(),
         recording_url: r.recording_url.clone(),
@@ -120,7 +121,7 @@ fn discovered(r: &Received, parent: TicketId) -> Body {
         device_id: r.device_id.clone().unwrap_or_default(),
         submitted_by: (!r.submitted_by.is_empty()).then(|| Actor {
             id: r.submitted_by.clone(),
-            role: i32::from(r.submitted_by_role),
+            role: ACTOR_ROLE.parse(&r.submitted_by_role),
         }),
         split_from_ticket_id: parent.to_string(),
     })

@@ -34,6 +34,7 @@ use uuid::Uuid;
 use crate::domain::Phone;
 use crate::plan::{self, Earlier, Found, Keys, Step};
 use crate::publish;
+use crate::stored::{ACTOR_ROLE, CHANNEL, HOUSEHOLD_FLAG, URGENCY};
 
 /// The producer name on intake's events.
 pub const PRODUCER: &str = "intake";
@@ -385,7 +386,7 @@ async fn look_up(
 ) -> Result<Found, ApiError> {
     let rows = sqlx::query(
         "WITH q AS ( \
-           SELECT * FROM unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
              WITH ORDINALITY AS q(channel, external_id, citizen_key, household_key, category_code, n)) \
          SELECT 'stored' AS kind, q.n, t.ticket_id, t.parent_ticket_id AS parent, t.urgency, \
                 CASE WHEN t.parent_ticket_id IS NULL THEN t.repeat_count \
@@ -411,7 +412,7 @@ async fn look_up(
          UNION ALL \
          SELECT 'now', NULL, NULL, NULL, NULL, NULL, now(), NULL",
     )
-    .bind(keys.iter().map(|k| k.channel).collect::<Vec<_>>())
+    .bind(CHANNEL.names(keys.iter().map(|k| i32::from(k.channel))))
     .bind(keys.iter().map(|k| k.external_id).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.citizen_key).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.household_key).collect::<Vec<_>>())
@@ -441,7 +442,7 @@ async fn look_up(
                     plan::Stored {
                         ticket_id: r.get("ticket_id"),
                         parent: r.get("parent"),
-                        urgency: Urgency::try_from(i32::from(r.get::<i16, _>("urgency")))
+                        urgency: Urgency::try_from(URGENCY.parse(r.get("urgency")))
                             .unwrap_or(Urgency::Unspecified),
                         repeats: count(r),
                     },
@@ -559,17 +560,17 @@ fn event(
     outbox::new_event_under(PRODUCER, &ticket_id.to_string(), body, trace)
 }
 
-/// A new ticket as a `tickets` row (JSON keys are the column names).
+/// A new ticket as a `tickets` row (JSON keys are the column names, enums by stored name).
 #[derive(Serialize)]
 struct TicketRow<'a> {
     ticket_id: Uuid,
-    channel: i16,
+    channel: &'static str,
     external_id: &'a str,
     state: &'static str,
     parent_ticket_id: Option<Uuid>,
     repeat_count: u32,
     category_code: &'a str,
-    urgency: i16,
+    urgency: &'static str,
     content: &'a str,
     phone: Option<&'a str>,
     contact_name: Option<&'a str>,
@@ -577,7 +578,7 @@ struct TicketRow<'a> {
     citizen_key: Option<&'a str>,
     household_key: Option<&'a str>,
     device_id: Option<&'a str>,
-    household_flags: Vec<i16>,
+    household_flags: Vec<&'static str>,
     address: &'a str,
     grid_code: &'a str,
     lat: Option<f64>,
@@ -585,7 +586,7 @@ struct TicketRow<'a> {
     photo_urls: &'a [String],
     recording_url: &'a str,
     submitted_by: &'a str,
-    submitted_by_role: i16,
+    submitted_by_role: &'static str,
     received_at: DateTime<Utc>,
 }
 
@@ -608,13 +609,13 @@ impl<'a> TicketRow<'a> {
         let household = sub.household.as_ref();
         Some(Self {
             ticket_id,
-            channel: sub.channel as i16,
+            channel: CHANNEL.name(sub.channel as i32),
             external_id: &sub.external_id,
             state,
             parent_ticket_id,
             repeat_count,
             category_code: &sub.category_code,
-            urgency: sub.urgency as i16,
+            urgency: URGENCY.name(sub.urgency as i32),
             content: &sub.content,
             phone: contact.map(|c| c.phone.as_str()),
             contact_name: contact.and_then(|c| c.name.as_deref()),
@@ -623,7 +624,7 @@ impl<'a> TicketRow<'a> {
             household_key: household.map(|h| h.key.as_str()),
             device_id: household.map(|h| h.device_id.as_str()),
             household_flags: household
-                .map(|h| h.flags.iter().map(|f| *f as i16).collect())
+                .map(|h| HOUSEHOLD_FLAG.names(h.flags.iter().map(|f| *f as i32)))
                 .unwrap_or_default(),
             address: &sub.address,
             grid_code: &sub.grid_code,
@@ -632,7 +633,8 @@ impl<'a> TicketRow<'a> {
             photo_urls: &sub.photo_urls,
             recording_url: &sub.recording_url,
             submitted_by: sub.submitted_by.as_ref().map_or("", |s| s.id.as_str()),
-            submitted_by_role: sub.submitted_by.as_ref().map_or(0, |s| s.role as i16),
+            submitted_by_role: ACTOR_ROLE
+                .name(sub.submitted_by.as_ref().map_or(0, |s| s.role as i32)),
             received_at: sub.received_at,
         })
     }

@@ -21,6 +21,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::loop_view::{self, Loop};
+use crate::stored::{CHANNEL, URGENCY};
 
 macro_rules! columns {
     () => {
@@ -52,13 +53,13 @@ fn from_row(r: &PgRow) -> Stored {
     let received_at: DateTime<Utc> = r.get("received_at");
     let ticket = Ticket {
         ticket_id: id.to_string(),
-        channel: i32::from(r.get::<i16, _>("channel")),
+        channel: CHANNEL.parse(r.get("channel")),
         external_id: r.get("external_id"),
         category: Some(Category {
             code: r.get("category_code"),
             name: r.get("category_name"),
         }),
-        urgency: i32::from(r.get::<i16, _>("urgency")),
+        urgency: URGENCY.parse(r.get("urgency")),
         content: r.get("content"),
         contact: citizen_key.as_ref().map(|k| MaskedContact {
             masked_phone: r.get("masked_phone"),
@@ -189,7 +190,7 @@ pub async fn by_external_id(
         " FROM tickets t JOIN categories c ON c.code = t.category_code \
           WHERE t.channel = $1 AND t.external_id = $2"
     ))
-    .bind(channel)
+    .bind(CHANNEL.name(i32::from(channel)))
     .bind(external_id)
     .fetch_all(pool)
     .await?;

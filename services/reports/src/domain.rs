@@ -175,7 +175,7 @@ pub struct Filter {
     /// Subtree root; empty for everything.
     pub root: String,
     pub categories: Vec<String>,
-    pub channels: Vec<i16>,
+    pub channels: Vec<i32>,
     pub worker: Option<String>,
 }
 
@@ -218,7 +218,7 @@ impl Filter {
                 Ok(pb::Channel::Unspecified) | Err(_) => {
                     return Err(ApiError::invalid("filter.channels", "unknown channel"));
                 }
-                Ok(_) => channels.push(*c as i16),
+                Ok(_) => channels.push(*c),
             }
         }
         if f.category_codes.iter().any(|c| c.trim().is_empty()) {
@@ -236,8 +236,8 @@ impl Filter {
 
 pub use gridloop_platform::auth::in_scope;
 
-pub fn channel_label(c: i16) -> &'static str {
-    match pb::Channel::try_from(i32::from(c)) {
+pub fn channel_label(c: i32) -> &'static str {
+    match pb::Channel::try_from(c) {
         Ok(pb::Channel::Hotline12345) => "12345热线",
         Ok(pb::Channel::OneKeyCall) => "一键呼叫",
         Ok(pb::Channel::App) => "APP",
@@ -248,8 +248,8 @@ pub fn channel_label(c: i16) -> &'static str {
     }
 }
 
-pub fn channel_key(c: i16) -> String {
-    pb::Channel::try_from(i32::from(c))
+pub fn channel_key(c: i32) -> String {
+    pb::Channel::try_from(c)
         .map(|c| c.as_str_name().trim_start_matches("CHANNEL_").to_string())
         .unwrap_or_else(|_| "UNSPECIFIED".into())
 }

@@ -25,7 +25,7 @@ pub struct Fact {
     pub grid_code: String,
     pub worker_id: String,
     pub category_code: String,
-    pub channel: i16,
+    pub channel: i32,
     pub dispatched: bool,
     pub accepted_on_time: bool,
     pub merged: bool,
@@ -48,7 +48,7 @@ pub struct Key {
     pub day: NaiveDate,
     pub grid_code: String,
     pub category_code: String,
-    pub channel: i16,
+    pub channel: i32,
     pub worker_id: String,
 }
 
@@ -148,7 +148,7 @@ impl Fact {
                 if let Some(c) = &d.category {
                     self.category_code = c.code.clone();
                 }
-                self.channel = d.channel as i16;
+                self.channel = d.channel;
                 // A repeat split off a parent closed before the merge landed is a received
                 // ticket of its own from now on: no longer counted as a merged repeat, nor
                 // at its parent's grid.
@@ -170,7 +170,7 @@ impl Fact {
                 if let Some(c) = &m.category {
                     self.category_code = c.code.clone();
                 }
-                self.channel = m.channel as i16;
+                self.channel = m.channel;
                 // A repeat counts where its parent stands at the merge, else where it says.
                 self.grid_code = match parent_grid {
                     Some(g) if !g.is_empty() => g.to_string(),
@@ -192,7 +192,7 @@ impl Fact {
                     self.category_code = c.code.clone();
                 }
                 if self.channel == 0 {
-                    self.channel = d.channel as i16;
+                    self.channel = d.channel;
                 }
             }
             Body::Accepted(a) if a.attempt == 1 && a.on_time => {

@@ -26,6 +26,7 @@ pub mod query;
 pub mod report;
 pub mod settings;
 mod store;
+mod stored;
 mod svg;
 pub mod web;
 

@@ -10,6 +10,7 @@ use sqlx::{PgPool, Row};
 
 use crate::domain::{Filter, level_len};
 use crate::facts::Counts;
+use crate::stored::CHANNEL;
 
 /// What the rows of a roll-up are keyed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl By {
             },
             By::Worker => "worker_id".into(),
             By::Category => "category_code".into(),
-            By::Channel => "channel::text".into(),
+            By::Channel => "channel".into(),
             By::Bucket(unit) => format!("to_char(date_trunc('{unit}', day), 'YYYY-MM-DD')"),
         }
     }
@@ -71,7 +72,7 @@ fn upper(root: &str) -> String {
 /// straight to the subtree's codes (see migration 0002).
 const WHERE: &str = "day = ANY($1::date[]) AND grid_code >= $2 AND grid_code < $3 \
     AND (cardinality($4::text[]) = 0 OR category_code = ANY($4)) \
-    AND (cardinality($5::int2[]) = 0 OR channel = ANY($5)) \
+    AND (cardinality($5::text[]) = 0 OR channel = ANY($5)) \
     AND ($6::text IS NULL OR worker_id = $6)";
 
 /// Sums of the aggregates received in `from..=to` within `f`, per key of `by`.
@@ -106,7 +107,7 @@ pub async fn rollup(
             .bind(f.root.clone())
             .bind(hi.clone())
             .bind(f.categories.clone())
-            .bind(f.channels.clone())
+            .bind(CHANNEL.names(f.channels.iter().copied()))
             .bind(f.worker.clone())
     };
     // The two scans are independent: run them on two connections at once.

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use crate::domain::{Filter, channel_key, channel_label, level_of, period_of, range_pb};
 use crate::indicators::indicators;
 use crate::query::{self, By, Tally};
+use crate::stored::CHANNEL;
 
 /// Server default and floor of the ranking's minimum sample.
 pub const DEFAULT_MIN_SAMPLE: u32 = 20;
@@ -98,7 +99,7 @@ async fn label_rows(
                     (key, label, GridLevel::Unspecified)
                 }
                 By::Channel => {
-                    let c: i16 = key.parse().unwrap_or(0);
+                    let c = CHANNEL.parse(&key);
                     (
                         channel_key(c),
                         channel_label(c).to_string(),

@@ -5,6 +5,7 @@ use gridloop_lifecycle::TicketId;
 use sqlx::{PgConnection, Row};
 
 use crate::facts::{Counts, Fact, Key};
+use crate::stored::{CHANNEL, GRID_LEVEL};
 
 const FACT_COLUMNS: &str = "received_at, grid_code, worker_id, category_code, channel, \
     dispatched, accepted_on_time, merged, disposed, reworked, overdue, closed, closed_on_time, \
@@ -24,7 +25,7 @@ pub async fn lock(tx: &mut PgConnection, id: TicketId) -> Result<Option<Fact>, s
             grid_code: r.try_get("grid_code")?,
             worker_id: r.try_get("worker_id")?,
             category_code: r.try_get("category_code")?,
-            channel: r.try_get("channel")?,
+            channel: CHANNEL.parse(r.try_get("channel")?),
             dispatched: r.try_get("dispatched")?,
             accepted_on_time: r.try_get("accepted_on_time")?,
             merged: r.try_get("merged")?,
@@ -76,7 +77,7 @@ pub async fn save(tx: &mut PgConnection, id: TicketId, f: &Fact) -> Result<(), s
     .bind(&f.grid_code)
     .bind(&f.worker_id)
     .bind(&f.category_code)
-    .bind(f.channel)
+    .bind(CHANNEL.name(f.channel))
     .bind(f.dispatched)
     .bind(f.accepted_on_time)
     .bind(f.merged)
@@ -120,7 +121,7 @@ pub async fn add_counts(tx: &mut PgConnection, k: &Key, c: &Counts) -> Result<()
     .bind(k.day)
     .bind(&k.grid_code)
     .bind(&k.category_code)
-    .bind(k.channel)
+    .bind(CHANNEL.name(k.channel))
     .bind(&k.worker_id)
     .bind(c.received)
     .bind(c.dispatched)
@@ -156,7 +157,7 @@ pub async fn add_hist(
     .bind(k.day)
     .bind(&k.grid_code)
     .bind(&k.category_code)
-    .bind(k.channel)
+    .bind(CHANNEL.name(k.channel))
     .bind(&k.worker_id)
     .bind(bucket)
     .bind(n)
@@ -177,7 +178,7 @@ pub async fn name_grid(
          WHERE (grids.level, grids.name) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.name)",
     )
     .bind(code)
-    .bind(level as i16)
+    .bind(GRID_LEVEL.name(level))
     .bind(name)
     .execute(&mut *tx)
     .await?;

@@ -3,6 +3,7 @@
 
 mod browser;
 mod history;
+mod migration;
 mod naive;
 mod queries;
 mod support;
