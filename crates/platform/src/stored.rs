@@ -55,6 +55,7 @@ pub const ACTOR_ROLE: Names = Names(&[
     "admin",
     "service",
     "citizen",
+    "system",
 ]);
 pub const CHANNEL: Names = Names(&[
     "unspecified",
@@ -107,14 +108,8 @@ mod tests {
         assert_proto_names(&EXEMPTION_KIND, "EXEMPTION_KIND_", |i| {
             pb::ExemptionKind::try_from(i).ok().map(|v| v.as_str_name())
         });
-        // Not yet listed: SYSTEM (8), so the tracker stores the role of gridloop's own steps
-        // as 'unspecified'. Listing it needs the tracker's and closure's CHECKs on actor_role
-        // to admit 'system' first.
         assert_proto_names(&ACTOR_ROLE, "ACTOR_ROLE_", |i| {
-            pb::ActorRole::try_from(i)
-                .ok()
-                .filter(|r| *r != pb::ActorRole::System)
-                .map(|v| v.as_str_name())
+            pb::ActorRole::try_from(i).ok().map(|v| v.as_str_name())
         });
         assert_proto_names(&CHANNEL, "CHANNEL_", |i| {
             pb::Channel::try_from(i).ok().map(|v| v.as_str_name())

@@ -115,6 +115,16 @@ async fn overdue_fires_once_with_two_trackers() {
     };
     assert_eq!(rows("overdue").await, 1);
     assert_eq!(rows("escalated").await, 1);
+    // The tracker's own step is recorded as gridloop's, not as nobody's.
+    applied(&a.pool, &overdue[0]).await;
+    let role: String = sqlx::query_scalar(
+        "SELECT actor_role FROM timeline WHERE ticket_id = $1 AND kind = 'overdue'",
+    )
+    .bind(id)
+    .fetch_one(&a.pool)
+    .await
+    .unwrap();
+    assert_eq!(role, "system");
 
     // The status says so, and ListOverdue lists it for the town's supervisor.
     let status = a
