@@ -154,8 +154,8 @@ pub async fn pending(pool: &PgPool) -> Result<i64, Error> {
 
 /// Empty looks the relay makes at [`BUSY_POLL`] before it declares itself idle. Rows of this
 /// process wake it at once ([`ENQUEUED`]); the poll is for other replicas' rows.
-const BUSY_ROUNDS: u32 = 3;
-const BUSY_POLL: Duration = Duration::from_millis(20);
+const BUSY_ROUNDS: u32 = 2;
+const BUSY_POLL: Duration = Duration::from_millis(50);
 /// After this process enqueues, how long and how often the relay looks for the row to commit.
 const HINT_WINDOW: Duration = Duration::from_millis(100);
 const HINT_POLL: Duration = Duration::from_millis(2);

@@ -109,12 +109,11 @@ impl Handler for Tracker {
         ticket.last_event_at = Some(at);
         take_facts(&mut ticket, body, &reading);
         self.learn_grids(tx, body).await?;
-        store::save(tx, &ticket).await?;
+        entry.to_state = state_pb(&ticket.loop_state.state) as i32;
+        store::save_and_append(tx, &ticket, &entry).await?;
         if let Some(due) = timers::follow(tx, &ticket, body, at, &self.calendar).await? {
             self.wake.due(due);
         }
-        entry.to_state = state_pb(&ticket.loop_state.state) as i32;
-        store::append(tx, &entry).await?;
         if let Body::Merged(m) = body {
             self.parent_side(tx, &entry, m, at).await?;
         }

@@ -111,33 +111,53 @@ pub async fn get(conn: &mut PgConnection, id: TicketId) -> Result<Option<Ticket>
     row.map(Ticket::try_from).transpose()
 }
 
+/// Creates or updates the ticket's row ($1–$13).
+const SAVE: &str = "INSERT INTO tickets (ticket_id, loop_state, category_code, category_name, \
+       urgency, grid_code, grid_level, worker_id, parent_ticket_id, escalation_level, \
+       escalation_grid, escalation_step, last_event_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now()) \
+     ON CONFLICT (ticket_id) DO UPDATE SET loop_state = $2, category_code = $3, \
+       category_name = $4, urgency = $5, grid_code = $6, grid_level = $7, worker_id = $8, \
+       parent_ticket_id = $9, escalation_level = $10, escalation_grid = $11, \
+       escalation_step = $12, last_event_at = $13, updated_at = now()";
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_ticket<'q>(q: Query<'q>, t: &'q Ticket) -> Result<Query<'q>, Error> {
+    Ok(q.bind(t.id)
+        .bind(serde_json::to_value(&t.loop_state)?)
+        .bind(&t.category_code)
+        .bind(&t.category_name)
+        .bind(urgency::name(t.urgency))
+        .bind(&t.grid_code)
+        .bind(grid_level::name(t.grid_level))
+        .bind(&t.worker_id)
+        .bind(t.parent_ticket_id)
+        .bind(grid_level::name(t.escalation_level))
+        .bind(&t.escalation_grid)
+        .bind(t.escalation_step)
+        .bind(t.last_event_at))
+}
+
 /// Inserts or overwrites the ticket's row.
 pub async fn save(tx: &mut PgConnection, t: &Ticket) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO tickets (ticket_id, loop_state, category_code, category_name, urgency, \
-           grid_code, grid_level, worker_id, parent_ticket_id, escalation_level, \
-           escalation_grid, escalation_step, last_event_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now()) \
-         ON CONFLICT (ticket_id) DO UPDATE SET loop_state = $2, category_code = $3, \
-           category_name = $4, urgency = $5, grid_code = $6, grid_level = $7, worker_id = $8, \
-           parent_ticket_id = $9, escalation_level = $10, escalation_grid = $11, \
-           escalation_step = $12, last_event_at = $13, updated_at = now()",
-    )
-    .bind(t.id)
-    .bind(serde_json::to_value(&t.loop_state)?)
-    .bind(&t.category_code)
-    .bind(&t.category_name)
-    .bind(urgency::name(t.urgency))
-    .bind(&t.grid_code)
-    .bind(grid_level::name(t.grid_level))
-    .bind(&t.worker_id)
-    .bind(t.parent_ticket_id)
-    .bind(grid_level::name(t.escalation_level))
-    .bind(&t.escalation_grid)
-    .bind(t.escalation_step)
-    .bind(t.last_event_at)
-    .execute(&mut *tx)
-    .await?;
+    bind_ticket(sqlx::query(SAVE), t)?.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// [`save`] and [`append`] in one statement, as every applied event does both: the timeline
+/// entry's ticket is the saved ticket ($1), its other columns $14–$25.
+pub async fn save_and_append(tx: &mut PgConnection, t: &Ticket, e: &Entry) -> Result<(), Error> {
+    let sql = format!(
+        "WITH saved AS ({SAVE} RETURNING 1) \
+         INSERT INTO timeline (event_id, ticket_id, kind, occurred_at, producer, actor_id, \
+           actor_role, grid_code, from_state, to_state, summary, violation, violation_reason) \
+         SELECT $14, $1, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
+         FROM (SELECT count(*) FROM saved) AS s \
+         ON CONFLICT (ticket_id, event_id) DO NOTHING"
+    );
+    let q = bind_ticket(sqlx::query(sqlx::AssertSqlSafe(sql)), t)?;
+    bind_entry(q, e).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -161,28 +181,30 @@ pub struct Entry {
 
 /// Appends to the timeline; an entry already there (same ticket and event) is kept as is.
 pub async fn append(tx: &mut PgConnection, e: &Entry) -> Result<(), Error> {
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO timeline (event_id, ticket_id, kind, occurred_at, producer, actor_id, \
            actor_role, grid_code, from_state, to_state, summary, violation, violation_reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         VALUES ($1, $13, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (ticket_id, event_id) DO NOTHING",
-    )
-    .bind(e.event_id)
-    .bind(e.ticket_id)
-    .bind(&e.kind)
-    .bind(e.occurred_at)
-    .bind(&e.producer)
-    .bind(&e.actor_id)
-    .bind(ACTOR_ROLE.name(e.actor_role))
-    .bind(&e.grid_code)
-    .bind(LIFECYCLE_STATE.name(e.from_state))
-    .bind(LIFECYCLE_STATE.name(e.to_state))
-    .bind(&e.summary)
-    .bind(e.violation)
-    .bind(&e.violation_reason)
-    .execute(&mut *tx)
-    .await?;
+    );
+    bind_entry(q, e).bind(e.ticket_id).execute(&mut *tx).await?;
     Ok(())
+}
+
+/// An entry's columns but its ticket, in the order both statements above take them.
+fn bind_entry<'q>(q: Query<'q>, e: &'q Entry) -> Query<'q> {
+    q.bind(e.event_id)
+        .bind(&e.kind)
+        .bind(e.occurred_at)
+        .bind(&e.producer)
+        .bind(&e.actor_id)
+        .bind(ACTOR_ROLE.name(e.actor_role))
+        .bind(&e.grid_code)
+        .bind(LIFECYCLE_STATE.name(e.from_state))
+        .bind(LIFECYCLE_STATE.name(e.to_state))
+        .bind(&e.summary)
+        .bind(e.violation)
+        .bind(&e.violation_reason)
 }
 
 /// Records a rejected event.
