@@ -162,9 +162,15 @@ impl<H: Handler> Consumer<H> {
 
     /// Consumes until `shutdown`, then finishes the batch in hand and returns.
     pub async fn run(self, shutdown: CancellationToken) {
+        self.opts.progress.running(true);
+        self.consume(&shutdown).await;
+        self.opts.progress.running(false);
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken) {
         let mut backoff = Pace::exponential(Duration::from_millis(100), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
-            match self.pass(&shutdown).await {
+            match self.pass(shutdown).await {
                 Stop::Shutdown => return,
                 #[cfg(feature = "testing")]
                 Stop::Crashed => return,
@@ -173,7 +179,7 @@ impl<H: Handler> Consumer<H> {
                         .consumer_rereads
                         .add(1, &[metrics::service(&self.opts.durable)]);
                     tracing::warn!(reason = %why, consumer = %self.opts.durable, "consumer re-reads from its stored position");
-                    if !backoff.pause(&shutdown).await {
+                    if !backoff.pause(shutdown).await {
                         return;
                     }
                 }

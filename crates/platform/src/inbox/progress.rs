@@ -20,11 +20,30 @@ pub struct Progress(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// This process's consumer is running (it leads): its commits wake waiting requests.
+    running: std::sync::atomic::AtomicBool,
     position: Mutex<u64>,
     waiting: Mutex<HashMap<TicketId, Arc<Notify>>>,
 }
 
 impl Progress {
+    /// Called by the consumer when it starts and stops.
+    pub(crate) fn running(&self, running: bool) {
+        self.0
+            .running
+            .store(running, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long a waiting request may go without looking at the view: while this process's
+    /// consumer runs, its commits wake the request and the pause is only a safeguard.
+    fn pause(&self) -> Duration {
+        if self.0.running.load(std::sync::atomic::Ordering::Relaxed) {
+            WOKEN_POLL
+        } else {
+            POLL
+        }
+    }
+
     /// Called by the consumer after each commit, with the tickets of the events it applied.
     pub(crate) fn advance(&self, position: u64, tickets: impl IntoIterator<Item = TicketId>) {
         *self.0.position.lock().unwrap_or_else(|e| e.into_inner()) = position;
@@ -87,6 +106,8 @@ impl Drop for Waiter<'_> {
 /// Longest pause between two looks at the view while waiting for it: a replica whose
 /// consumer runs elsewhere is told of no commits and looks again at this pace.
 const POLL: Duration = Duration::from_millis(50);
+/// The same, while this process's consumer runs and wakes the request.
+const WOKEN_POLL: Duration = Duration::from_millis(250);
 
 /// Runs `check` on the current view of `ticket` until its answer is not `behind`, or until
 /// `within` has passed: again after each commit of an event of that ticket. Returns the last
@@ -111,7 +132,9 @@ where
         commit.as_mut().enable();
         match check().await {
             Err(e) if behind(&e) && Instant::now() < deadline => {
-                let pause = POLL.min(deadline.saturating_duration_since(Instant::now()));
+                let pause = progress
+                    .pause()
+                    .min(deadline.saturating_duration_since(Instant::now()));
                 let _ = tokio::time::timeout(pause, commit).await;
             }
             answer => return answer,
