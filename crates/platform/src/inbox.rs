@@ -25,20 +25,19 @@
 //! so it shows up in the tracker's ListViolations: nothing is skipped silently. A failure
 //! while the database is unreachable is not an attempt: the consumer waits and re-reads.
 
+mod alone;
+mod claim;
+mod handler;
 mod progress;
 mod read;
 mod records;
 mod remembered;
 
-use std::collections::HashSet;
-use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
-use gridloop_proto::v1::{LifecycleState, TicketEvent};
-use prost::Message as _;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -46,64 +45,13 @@ use uuid::Uuid;
 
 pub use crate::envelope::{Envelope, Unfit};
 use crate::nats::Bus;
-use crate::telemetry::spans;
 use crate::{Error, metrics};
 use gridloop_client::pace::Pace;
+pub use handler::Handler;
 pub use progress::{Progress, settle};
 use read::{Read, decode, event_span, record_handled};
 pub use records::{DeadLetter, dead_letters, report_refusal, stored_position};
 pub use remembered::Remembered;
-
-/// What a service does with one event. It gets the event's validated envelope and the open
-/// transaction; everything it writes commits together with the inbox record and the new
-/// position, or not at all.
-pub trait Handler: Send + Sync + 'static {
-    type Error: std::fmt::Display + Send;
-
-    fn handle<'a>(
-        &'a self,
-        event: &'a Envelope,
-        tx: &'a mut PgConnection,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a;
-
-    /// Called once per transaction, after its last `handle` and before it commits: work done
-    /// once for all the events of a batch (a high-water mark, say) instead of once per event.
-    /// A failure here counts as the batch's last event failing.
-    fn flush<'a>(
-        &'a self,
-        _tx: &'a mut PgConnection,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
-        async { Ok(()) }
-    }
-
-    /// The transaction of the `handle` calls since the last `settled` committed (`true`) or
-    /// did not (`false`): for a handler that remembers what it has written, so that it
-    /// forgets what was rolled back.
-    fn settled(&self, _committed: bool) {}
-}
-
-impl<H: Handler> Handler for std::sync::Arc<H> {
-    type Error = H::Error;
-
-    fn handle<'a>(
-        &'a self,
-        event: &'a Envelope,
-        tx: &'a mut PgConnection,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
-        (**self).handle(event, tx)
-    }
-
-    fn flush<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a {
-        (**self).flush(tx)
-    }
-
-    fn settled(&self, committed: bool) {
-        (**self).settled(committed)
-    }
-}
 
 /// Settings of a [`Consumer`].
 #[derive(Clone, Debug)]
@@ -347,7 +295,7 @@ impl<H: Handler> Consumer<H> {
         let mut tx = self.pool.begin().await?;
         let last = batch.last().map_or(*position, |(_, seq, _, _)| *seq);
         let events = batch.iter().map(|(m, _, _, id)| (*m, *id));
-        let mut fresh = self.claim(&mut tx, *position, last, events).await?;
+        let mut fresh = claim::claim(&self.opts.durable, &mut tx, *position, last, events).await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for (i, (msg, _, event, event_id)) in batch.iter().enumerate() {
             let outcome = if fresh.remove(event_id) {
@@ -386,124 +334,6 @@ impl<H: Handler> Consumer<H> {
         Ok(None)
     }
 
-    /// One event on its own, retried in place until it is applied or, failing while the
-    /// database is healthy, dead-lettered. Nothing after it is read meanwhile.
-    async fn apply_alone(&self, msg: &Message, position: &mut u64) -> Result<(), Stop> {
-        let Some(seq) = seq_of(msg) else {
-            return Err(Stop::Reread("a message without stream metadata".into()));
-        };
-        let Some((event, event_id)) = decode(msg) else {
-            let why = match TicketEvent::decode(msg.payload.as_ref()) {
-                Err(e) => format!("undecodable event: {e}"),
-                Ok(_) => "event id is not a UUID".to_string(),
-            };
-            tracing::error!(subject = %msg.subject, seq, reason = %why, "event cannot be read; dead-lettered");
-            self.dead_letter(msg, seq, 1, None, &why, *position)
-                .await
-                .map_err(reread)?;
-            *position = seq;
-            record_handled(&self.opts.durable, msg, "dead_letter");
-            return Ok(());
-        };
-        let span = event_span(msg, &event, &self.opts.durable);
-        let failed = span.clone();
-        async {
-            let mut attempts = 0i64;
-            // 200 ms after the first failure, doubling to 3.2 s.
-            let mut backoff =
-                Pace::exponential(Duration::from_millis(200), Duration::from_millis(3200));
-            loop {
-                match self.apply_one(msg, seq, event_id, &event, *position).await {
-                    Ok(Ok(outcome)) => {
-                        *position = seq;
-                        record_handled(&self.opts.durable, msg, outcome);
-                        return Ok(());
-                    }
-                    Ok(Err(error)) => {
-                        // Handler errors may quote data: no phone number goes into a log.
-                        let error = crate::pii::mask_digits(&error);
-                        if !self.database_answers().await {
-                            // The failure may be the database going away: not the event's fault.
-                            return Err(Stop::Reread(format!(
-                                "handler failed while the database is unreachable: {error}"
-                            )));
-                        }
-                        attempts += 1;
-                        spans::fail(&failed, &error);
-                        if attempts >= self.opts.max_deliveries {
-                            tracing::error!(%error, attempts, "event failed too often; dead-lettered and reported as a violation");
-                            self.dead_letter(msg, seq, attempts, Some(&event), &error, *position)
-                                .await
-                                .map_err(reread)?;
-                            *position = seq;
-                            record_handled(&self.opts.durable, msg, "dead_letter");
-                            return Ok(());
-                        }
-                        metrics::instruments()
-                            .consumer_retries
-                            .add(1, &[metrics::service(&self.opts.durable)]);
-                        tracing::warn!(%error, attempts, "event handler failed; retrying in place");
-                        tokio::time::sleep(backoff.next_delay()).await;
-                    }
-                    Err(e) => return Err(reread(e)),
-                }
-            }
-        }
-        .instrument(span)
-        .await
-    }
-
-    /// One attempt: position check, inbox record and the handler's writes in one
-    /// transaction. The outer `Result` is the database failing; the inner one is the handler
-    /// refusing.
-    async fn apply_one(
-        &self,
-        msg: &Message,
-        seq: u64,
-        event_id: Uuid,
-        event: &Read,
-        position: u64,
-    ) -> Result<Result<&'static str, String>, Error> {
-        let result = self
-            .apply_one_once(msg, seq, event_id, event, position)
-            .await;
-        self.handler.settled(matches!(result, Ok(Ok(_))));
-        result
-    }
-
-    async fn apply_one_once(
-        &self,
-        msg: &Message,
-        seq: u64,
-        event_id: Uuid,
-        event: &Read,
-        position: u64,
-    ) -> Result<Result<&'static str, String>, Error> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = !self
-            .claim(&mut tx, position, seq, [(msg, event_id)])
-            .await?
-            .is_empty();
-        let outcome = if fresh {
-            match self.handle(event, &mut tx).await {
-                Ok(outcome) => outcome,
-                Err(error) => {
-                    tx.rollback().await?;
-                    return Ok(Err(error));
-                }
-            }
-        } else {
-            "duplicate"
-        };
-        if let Err(error) = self.handler.flush(&mut tx).await {
-            tx.rollback().await?;
-            return Ok(Err(error.to_string()));
-        }
-        tx.commit().await?;
-        self.opts.progress.advance(seq, event.ticket_id());
-        Ok(Ok(outcome))
-    }
-
     /// Hands a fit event to the handler; an unfit one is acknowledged with a warning, here
     /// for every service, and never reaches it.
     async fn handle(&self, event: &Read, tx: &mut PgConnection) -> Result<&'static str, String> {
@@ -519,110 +349,6 @@ impl<H: Handler> Consumer<H> {
                 Ok("ignored")
             }
         }
-    }
-
-    /// The first statement of applying events: moves the position from `expected` to `to`
-    /// (which locks its row until the transaction ends, so two consumers cannot interleave)
-    /// and records the events' ids in the inbox, in one statement. Fails when another
-    /// consumer moved the position since this one read it; returns the ids that were not in
-    /// the inbox yet (one already there is a republished event).
-    async fn claim<'m>(
-        &self,
-        tx: &mut PgConnection,
-        expected: u64,
-        to: u64,
-        events: impl IntoIterator<Item = (&'m Message, Uuid)>,
-    ) -> Result<HashSet<Uuid>, Error> {
-        let (ids, subjects): (Vec<Uuid>, Vec<&str>) = events
-            .into_iter()
-            .map(|(m, id)| (id, m.subject.as_str()))
-            .unzip();
-        let (moved, fresh): (bool, Vec<Uuid>) = sqlx::query_as(
-            "WITH moved AS ( \
-                 UPDATE consumer_position SET stream_seq = $3, updated_at = now() \
-                 WHERE consumer = $1 AND stream_seq = $2 RETURNING 1), \
-             fresh AS ( \
-                 INSERT INTO inbox (event_id, subject) \
-                 SELECT e.id, e.subject FROM unnest($4::uuid[], $5::text[]) AS e (id, subject) \
-                 WHERE EXISTS (SELECT 1 FROM moved) \
-                 ON CONFLICT DO NOTHING RETURNING event_id) \
-             SELECT EXISTS (SELECT 1 FROM moved), ARRAY(SELECT event_id FROM fresh)",
-        )
-        .bind(&self.opts.durable)
-        .bind(expected as i64)
-        .bind(to as i64)
-        .bind(&ids)
-        .bind(&subjects)
-        .fetch_one(&mut *tx)
-        .await?;
-        if !moved {
-            return Err(self.moved_away(tx, expected).await);
-        }
-        Ok(fresh.into_iter().collect())
-    }
-
-    async fn moved_away(&self, tx: &mut PgConnection, expected: u64) -> Error {
-        let stored: Option<i64> =
-            sqlx::query_scalar("SELECT stream_seq FROM consumer_position WHERE consumer = $1")
-                .bind(&self.opts.durable)
-                .fetch_optional(&mut *tx)
-                .await
-                .ok()
-                .flatten();
-        Error::Event(format!(
-            "position moved to {} by another consumer (this one was at {expected})",
-            stored.map_or("?".into(), |s| s.to_string())
-        ))
-    }
-
-    async fn database_answers(&self) -> bool {
-        let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool);
-        matches!(
-            tokio::time::timeout(Duration::from_secs(2), probe).await,
-            Ok(Ok(1))
-        )
-    }
-
-    /// Records the event in `dead_letters`, reports it as a violation (when it could be
-    /// read) and moves the position past it, in one transaction.
-    async fn dead_letter(
-        &self,
-        msg: &Message,
-        seq: u64,
-        attempts: i64,
-        event: Option<&Read>,
-        error: &str,
-        position: u64,
-    ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
-        self.claim(&mut tx, position, seq, std::iter::empty())
-            .await?;
-        sqlx::query(
-            "INSERT INTO dead_letters (event_id, subject, stream_seq, deliveries, error, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_seq) DO NOTHING",
-        )
-        .bind(event.map(|e| e.raw_event_id()).unwrap_or_default())
-        .bind(msg.subject.as_str())
-        .bind(seq as i64)
-        .bind(attempts)
-        .bind(error)
-        .bind(msg.payload.as_ref())
-        .execute(&mut *tx)
-        .await?;
-        if let Some(Read::Fit(event)) = event {
-            let reason = format!("could not be applied: {error}");
-            report_refusal(
-                &mut tx,
-                &self.opts.durable,
-                event,
-                LifecycleState::Unspecified,
-                &reason,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        self.opts.progress.advance(seq, None);
-        Ok(())
     }
 }
 

@@ -67,6 +67,46 @@ fn record(o: &Shared, r: Result<Done, String>, end: Instant, count_late: bool) {
     }
 }
 
+/// Counts one submission; `count_late` counts the latency of one that ended after the window.
+fn record_submission(
+    o: &Shared,
+    r: Result<String, String>,
+    start: Instant,
+    end: Instant,
+    count_late: bool,
+) {
+    let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
+    match r {
+        Ok(_) => {
+            let in_window = Instant::now() <= end;
+            o.in_window += u64::from(in_window);
+            if in_window || count_late {
+                o.latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        Err(e) => *o.failures.entry(e).or_default() += 1,
+    }
+}
+
+/// Starts one `job` every 1/`rate` s until `end`, whatever the system does, counting them in
+/// `offered`. Missed ticks are made up at once: the offered rate does not bend to the system.
+async fn open_loop<F, Fut>(rate: u32, end: Instant, offered: &Mutex<u64>, mut job: F) -> JoinSet<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while Instant::now() < end {
+        tick.tick().await;
+        *offered.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        set.spawn(job());
+        while set.try_join_next().is_some() {}
+    }
+    set
+}
+
 /// Samples every service's consumer lag each second; the highest seen, when stopped.
 fn lag_sampler(
     stack: &Stack,
@@ -155,35 +195,30 @@ impl Bench {
     /// client of its own.
     pub async fn offered(&self, rate: u32) -> anyhow::Result<Row> {
         let name = format!("{rate} tickets/s offered");
-        let offered = Arc::new(Mutex::new(0u64));
-        let count = offered.clone();
-        let mut row = self
-            .measured(&name, Kind::Loop, |end, o| async move {
-                let mut set = JoinSet::new();
-                let mut tick =
-                    tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
-                // Missed ticks are made up at once: the offered rate does not bend to the system.
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                while Instant::now() < end {
-                    tick.tick().await;
-                    *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let offered = Mutex::new(0u64);
+        let row = self
+            .measured(&name, Kind::Loop, |end, o| {
+                open_loop(rate, end, &offered, move || {
                     let (c, ev, o) = (self.clients.clone(), self.events.clone(), o.clone());
-                    set.spawn(async move {
+                    async move {
                         let r = walk::walk(&c, &ev).await;
                         record(&o, r, end, true);
-                    });
-                    while set.try_join_next().is_some() {}
-                }
-                set
+                    }
+                })
             })
             .await?;
+        Ok(self.kept_up(row, &offered))
+    }
+
+    /// Whether an open-loop phase kept up: nearly every one offered completed inside the
+    /// window, and the rest (the last second's) within the grace the walks get afterwards,
+    /// none failed.
+    fn kept_up(&self, mut row: Row, offered: &Mutex<u64>) -> Row {
         let offered = *offered.lock().unwrap_or_else(|e| e.into_inner()) as f64;
         let per_s = offered / self.phase.as_secs_f64();
-        // Keeping up: nearly every ticket offered closed inside the window, and the rest (the
-        // last second's) within the grace the walks get afterwards, none failed.
         let kept = row.rate >= 0.9 * per_s && row.failures.is_empty();
         row.offered = Some((per_s, kept));
-        Ok(row)
+        row
     }
 
     /// Intake alone: `n` clients submitting one hotline ticket after another, the other
@@ -201,42 +236,21 @@ impl Bench {
     pub async fn intake_offered(&self, rate: u32) -> anyhow::Result<Row> {
         let name = format!("intake alone (the others paused), {rate} submissions/s offered");
         self.signal_others("STOP");
-        let offered = Arc::new(Mutex::new(0u64));
-        let count = offered.clone();
+        let offered = Mutex::new(0u64);
         let row = self
-            .measured(&name, Kind::Intake, |end, o| async move {
-                let mut set = JoinSet::new();
-                let mut tick =
-                    tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                while Instant::now() < end {
-                    tick.tick().await;
-                    *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            .measured(&name, Kind::Intake, |end, o| {
+                open_loop(rate, end, &offered, move || {
                     let (c, o) = (self.clients.clone(), o.clone());
-                    set.spawn(async move {
+                    async move {
                         let start = Instant::now();
                         let r = walk::submit(&c).await;
-                        let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
-                        match r {
-                            Ok(_) => {
-                                o.in_window += u64::from(Instant::now() <= end);
-                                o.latencies.push(start.elapsed().as_secs_f64() * 1000.0);
-                            }
-                            Err(e) => *o.failures.entry(e).or_default() += 1,
-                        }
-                    });
-                    while set.try_join_next().is_some() {}
-                }
-                set
+                        record_submission(&o, r, start, end, true);
+                    }
+                })
             })
             .await;
         self.signal_others("CONT");
-        let mut row = row?;
-        let per_s =
-            *offered.lock().unwrap_or_else(|e| e.into_inner()) as f64 / self.phase.as_secs_f64();
-        let kept = row.rate >= 0.9 * per_s && row.failures.is_empty();
-        row.offered = Some((per_s, kept));
-        Ok(row)
+        Ok(self.kept_up(row?, &offered))
     }
 
     async fn intake_load(&self, name: &str, n: u32) -> anyhow::Result<Row> {
@@ -248,15 +262,7 @@ impl Bench {
                     while Instant::now() < end {
                         let start = Instant::now();
                         let r = walk::submit(&c).await;
-                        let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
-                        match r {
-                            Ok(_) if Instant::now() <= end => {
-                                o.in_window += 1;
-                                o.latencies.push(start.elapsed().as_secs_f64() * 1000.0);
-                            }
-                            Ok(_) => {}
-                            Err(e) => *o.failures.entry(e).or_default() += 1,
-                        }
+                        record_submission(&o, r, start, end, false);
                     }
                 });
             }
