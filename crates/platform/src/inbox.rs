@@ -267,7 +267,11 @@ impl<H: Handler> Consumer<H> {
             .collect();
         let mut len = readable.len();
         while len > 0 {
-            match self.try_batch(&readable[..len], position).await? {
+            let attempt = self.try_batch(&readable[..len], position);
+            match self
+                .settled_after(attempt, |r| matches!(r, Ok(None)))
+                .await?
+            {
                 None => return Ok(len),
                 Some(failed) => len = failed,
             }
@@ -278,16 +282,6 @@ impl<H: Handler> Consumer<H> {
     /// One attempt at `batch` in one transaction: `None` when it committed, or the index of
     /// the event whose handler failed (nothing committed).
     async fn try_batch(
-        &self,
-        batch: &[(&Message, u64, Read, Uuid)],
-        position: &mut u64,
-    ) -> Result<Option<usize>, Error> {
-        let result = self.try_batch_once(batch, position).await;
-        self.handler.settled(matches!(result, Ok(None)));
-        result
-    }
-
-    async fn try_batch_once(
         &self,
         batch: &[(&Message, u64, Read, Uuid)],
         position: &mut u64,
@@ -332,6 +326,17 @@ impl<H: Handler> Consumer<H> {
             record_handled(&self.opts.durable, msg, outcome);
         }
         Ok(None)
+    }
+
+    /// Runs one transaction's `attempt` and tells the handler whether it committed.
+    async fn settled_after<R>(
+        &self,
+        attempt: impl Future<Output = R>,
+        committed: impl Fn(&R) -> bool,
+    ) -> R {
+        let result = attempt.await;
+        self.handler.settled(committed(&result));
+        result
     }
 
     /// Hands a fit event to the handler; an unfit one is acknowledged with a warning, here

@@ -43,7 +43,8 @@ impl<H: Handler> Consumer<H> {
             let mut backoff =
                 Pace::exponential(Duration::from_millis(200), Duration::from_millis(3200));
             loop {
-                match self.apply_one(msg, seq, event_id, &event, *position).await {
+                let attempt = self.apply_one(msg, seq, event_id, &event, *position);
+                match self.settled_after(attempt, |r| matches!(r, Ok(Ok(_)))).await {
                     Ok(Ok(outcome)) => {
                         *position = seq;
                         record_handled(&self.opts.durable, msg, outcome);
@@ -87,21 +88,6 @@ impl<H: Handler> Consumer<H> {
     /// transaction. The outer `Result` is the database failing; the inner one is the handler
     /// refusing.
     async fn apply_one(
-        &self,
-        msg: &Message,
-        seq: u64,
-        event_id: Uuid,
-        event: &Read,
-        position: u64,
-    ) -> Result<Result<&'static str, String>, Error> {
-        let result = self
-            .apply_one_once(msg, seq, event_id, event, position)
-            .await;
-        self.handler.settled(matches!(result, Ok(Ok(_))));
-        result
-    }
-
-    async fn apply_one_once(
         &self,
         msg: &Message,
         seq: u64,
