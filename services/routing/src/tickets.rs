@@ -1,7 +1,7 @@
 //! Routing's view of each ticket and the tasks its dispatches created, in SQL.
 
 use chrono::{DateTime, Utc};
-use gridloop_lifecycle::{LoopState, TicketId};
+use gridloop_lifecycle::{LoopState, TicketId, WorkerId};
 use gridloop_platform::Error;
 use gridloop_proto::v1::{Category, Deadlines, GeoPoint, Location, MaskedContact, Task};
 use sqlx::PgConnection;
@@ -183,7 +183,7 @@ pub async fn current_handle(
 pub async fn latest_of(
     tx: &mut PgConnection,
     ticket: TicketId,
-    worker: Uuid,
+    worker: WorkerId,
 ) -> Result<Option<TaskRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{TASK_SELECT} WHERE t.ticket_id = $1 AND t.worker_id = $2 \

@@ -4,7 +4,7 @@
 //! current, because every step of the task is written here. Of a disposal and a return racing
 //! for one task, the one that takes the lock second sees the other's result and is refused.
 
-use gridloop_lifecycle::{Event, State, apply};
+use gridloop_lifecycle::{Event, State, WorkerId, apply};
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_platform::{ApiError, outbox};
 use gridloop_proto::v1::ticket_event::Body;
@@ -46,7 +46,7 @@ impl Api {
 
     async fn dispose_once(
         &self,
-        worker: Uuid,
+        worker: WorkerId,
         id: &str,
         report: &Report,
     ) -> Result<SubmitDisposalResponse, TxError> {
@@ -74,7 +74,7 @@ impl Api {
             disposal_id: Uuid::now_v7(),
             ticket_id: id,
             task_id: task.id,
-            worker_id: worker,
+            worker_id: worker.uuid(),
             grid_code: task.grid_code.clone(),
             disposal_type: disposal_type::name(report.kind).into(),
             result: report.result.clone(),

@@ -2,14 +2,13 @@
 //! Every step locks the ticket's row, then is checked with the lifecycle rules against
 //! routing's own view of the ticket before anything is written.
 
-use gridloop_lifecycle::{Event, LoopState, TicketId, Violation, apply};
+use gridloop_lifecycle::{Event, LoopState, TicketId, Violation, WorkerId, apply};
 use gridloop_platform::auth::{Caller, Role};
 use gridloop_platform::{ApiError, outbox};
 use gridloop_proto::v1::ticket_event::Body;
 use gridloop_proto::v1::*;
 use sqlx::PgConnection;
 use tonic::Request;
-use uuid::Uuid;
 
 use super::retry::{TxError, retrying};
 use super::{Api, in_scope, parse_uuid, ticket_id};
@@ -22,8 +21,8 @@ pub(super) fn refused(v: Violation) -> ApiError {
     ApiError::precondition(v.to_string(), v.state)
 }
 
-pub(super) fn me(caller: &Caller) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(&caller.subject)
+pub(super) fn me(caller: &Caller) -> Result<WorkerId, ApiError> {
+    WorkerId::parse(&caller.subject)
         .map_err(|_| ApiError::PermissionDenied("token subject is not a worker id".into()))
 }
 
@@ -44,7 +43,7 @@ pub(super) async fn locked(
 pub(super) async fn own_task(
     tx: &mut PgConnection,
     ticket: TicketId,
-    worker: Uuid,
+    worker: WorkerId,
 ) -> Result<TaskRow, ApiError> {
     let task = tickets::latest_of(tx, ticket, worker)
         .await?
@@ -91,7 +90,7 @@ impl Api {
                     ));
                 }
                 TaskFilter {
-                    worker: Some(me(&caller)?),
+                    worker: Some(me(&caller)?.uuid()),
                     roots: None,
                     states,
                     kind,
@@ -163,7 +162,11 @@ impl Api {
         retrying(|| self.accept_once(worker, id)).await
     }
 
-    async fn accept_once(&self, worker: Uuid, id: TicketId) -> Result<AcceptTaskResponse, TxError> {
+    async fn accept_once(
+        &self,
+        worker: WorkerId,
+        id: TicketId,
+    ) -> Result<AcceptTaskResponse, TxError> {
         let mut tx = self.pool.begin().await?;
         let (_, state) = locked(&mut tx, id).await?;
         let task = own_task(&mut tx, id, worker).await?;
@@ -230,7 +233,7 @@ impl Api {
 
     async fn return_once(
         &self,
-        worker: Uuid,
+        worker: WorkerId,
         r: &ReturnTaskRequest,
         reason: ReturnReason,
         text: &str,
@@ -256,12 +259,12 @@ impl Api {
         let target = if next.return_count >= RETURN_LIMIT {
             Target::TownDesk {
                 grid: task.grid_code.clone(),
-                worker,
+                worker: worker.uuid(),
             }
         } else {
             Target::AfterReturn {
                 grid: task.grid_code.clone(),
-                worker,
+                worker: worker.uuid(),
             }
         };
         let ctx = Ctx {
