@@ -2,8 +2,8 @@
 //! number in memory: these lists, in wire order (a name's place is its number), map it at the
 //! column, so that a renumbered proto never changes what a stored row means. The enums more
 //! than one service stores are here; a service's own stay with it (closure's `stored.rs`).
-//! Routing and the tracker still map urgencies (and routing channels) by hand, to the same
-//! names.
+//! A service whose column stores a value differently (no `unspecified`, or `none` for 0) keeps
+//! that difference in a wrapper over the list, not in a list of its own.
 
 /// One enum's stored names in wire order, the first for 0 (nobody gave one).
 pub struct Names(pub &'static [&'static str]);
@@ -67,6 +67,10 @@ pub const CHANNEL: Names = Names(&[
     "patrol",
 ]);
 pub const URGENCY: Names = Names(&["unspecified", "general", "urgent", "complex"]);
+/// A grid's level, county first (a grid's parent is the name before its own). Reports stores
+/// `unspecified` for a dispatch that stated none; routing and the tracker never store it (the
+/// tracker stores `none` for 0 instead).
+pub const GRID_LEVEL: Names = Names(&["unspecified", "county", "town", "village", "group"]);
 
 /// Panics unless `names` are the value names of the proto enum `proto` gives by number,
 /// lowercase and without `prefix`, in wire order, and all of them: a list out of step with
@@ -116,6 +120,9 @@ mod tests {
         });
         assert_proto_names(&URGENCY, "URGENCY_", |i| {
             pb::Urgency::try_from(i).ok().map(|v| v.as_str_name())
+        });
+        assert_proto_names(&GRID_LEVEL, "GRID_LEVEL_", |i| {
+            pb::GridLevel::try_from(i).ok().map(|v| v.as_str_name())
         });
     }
 }

@@ -1,10 +1,9 @@
 //! The names reports stores its enums by (see [`gridloop_platform::stored`] for how, and for
 //! the enums other services store too).
 
-pub use gridloop_platform::stored::{CHANNEL, Names};
-
+pub use gridloop_platform::stored::CHANNEL;
 /// A grid's level as routing's dispatch states it; `unspecified` if it did not.
-pub const GRID_LEVEL: Names = Names(&["unspecified", "county", "town", "village", "group"]);
+pub use gridloop_platform::stored::GRID_LEVEL;
 
 #[cfg(test)]
 mod tests {

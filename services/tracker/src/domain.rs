@@ -41,55 +41,46 @@ pub mod timer_kind {
 }
 
 /// Grid levels as stored. The tracker keeps a level as its wire number (0 for none: no grid
-/// held yet, no escalation yet), so the mapping is from and to that number, here only.
+/// held yet, no escalation yet), so the mapping is from and to that number, here only: the
+/// platform's `GRID_LEVEL`, except that 0 is stored as `none`, never `unspecified`.
 pub mod grid_level {
-    use gridloop_proto::v1::GridLevel;
+    use gridloop_platform::stored::GRID_LEVEL;
 
     pub const NONE: &str = "none";
 
     /// The stored name; 0 and numbers that are no level are `none`.
     pub fn name(level: i32) -> &'static str {
-        match GridLevel::try_from(level) {
-            Ok(GridLevel::County) => "county",
-            Ok(GridLevel::Town) => "town",
-            Ok(GridLevel::Village) => "village",
-            Ok(GridLevel::Group) => "group",
-            Ok(GridLevel::Unspecified) | Err(_) => NONE,
+        match GRID_LEVEL.name(level) {
+            n if n == GRID_LEVEL.name(0) => NONE,
+            n => n,
         }
     }
 
+    /// The level a stored name stands for; 0 for `none` (and any name that is no level).
     pub fn parse(name: &str) -> i32 {
-        let level = match name {
-            "county" => GridLevel::County,
-            "town" => GridLevel::Town,
-            "village" => GridLevel::Village,
-            "group" => GridLevel::Group,
-            _ => GridLevel::Unspecified,
-        };
-        level as i32
+        GRID_LEVEL.parse(name)
     }
 }
 
-/// Urgencies as stored, from and to the wire number the tracker keeps, here only.
+/// Urgencies as stored (the platform's `URGENCY`), from and to the wire number the tracker
+/// keeps, here only.
 pub mod urgency {
+    use gridloop_platform::stored::URGENCY;
+
     /// The names of the urgencies a rule is for, in wire order: a name's place (from 1) is
     /// its number, which orders rules and their page tokens as before.
-    pub const RULE_ORDER: [&str; 3] = ["general", "urgent", "complex"];
+    pub const RULE_ORDER: [&str; 3] = {
+        let n = URGENCY.0;
+        [n[1], n[2], n[3]]
+    };
 
     /// The stored name; 0 and numbers that are no urgency are `unspecified`.
     pub fn name(urgency: i32) -> &'static str {
-        usize::try_from(urgency)
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| RULE_ORDER.get(i).copied())
-            .unwrap_or("unspecified")
+        URGENCY.name(urgency)
     }
 
     pub fn parse(name: &str) -> i32 {
-        RULE_ORDER
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| i as i32 + 1)
+        URGENCY.parse(name)
     }
 }
 
@@ -237,6 +228,28 @@ mod tests {
         assert!(!in_scope("341504200001", &roots));
         assert_eq!(level_up(4), Some(3));
         assert_eq!(level_up(1), None);
+    }
+
+    /// The names the columns store, as their CHECKs admit them (migrations 0006, 0007).
+    #[test]
+    fn stored_names_are_unchanged() {
+        assert_eq!(grid_level::name(0), "none");
+        assert_eq!(grid_level::name(-1), "none");
+        assert_eq!(grid_level::name(5), "none");
+        assert_eq!(grid_level::name(1), "county");
+        assert_eq!(grid_level::name(4), "group");
+        assert_eq!(grid_level::parse("none"), 0);
+        assert_eq!(grid_level::parse("village"), 3);
+        for level in 0..=4 {
+            assert_eq!(grid_level::parse(grid_level::name(level)), level);
+        }
+
+        assert_eq!(urgency::RULE_ORDER, ["general", "urgent", "complex"]);
+        assert_eq!(urgency::name(0), "unspecified");
+        assert_eq!(urgency::name(7), "unspecified");
+        assert_eq!(urgency::name(2), "urgent");
+        assert_eq!(urgency::parse("complex"), 3);
+        assert_eq!(urgency::parse("other"), 0);
     }
 
     #[test]

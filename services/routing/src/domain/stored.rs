@@ -1,25 +1,34 @@
 //! The names routing stores its enums by: one `name` and `parse` per enum, used by every
 //! query on the column, so that a renumbered proto never changes what a stored row means.
+//! The names are the lists in [`gridloop_platform::stored`] (and [`WORKER_ROLE`], routing's
+//! own); where a column stores fewer of them (no `unspecified`), the wrapper here says so.
 
-/// Grid levels as stored, mapped to and from [`Level`] here only.
+use gridloop_platform::stored::Names;
+
+/// Worker roles' stored names in wire order; only routing stores them.
+pub const WORKER_ROLE: Names =
+    Names(&["unspecified", "grid_chief", "grid_worker", "grid_assistant"]);
+
+/// Grid levels as stored, mapped to and from [`Level`] here only: the platform's
+/// `GRID_LEVEL` without `unspecified`, which a [`Level`] cannot be.
 pub mod grid_level {
+    use gridloop_platform::stored::GRID_LEVEL;
+
     use crate::domain::Level;
 
     /// The stored names, county first: a grid's parent is the name before its own.
-    pub const NAMES: [&str; 4] = ["county", "town", "village", "group"];
+    pub const NAMES: [&str; 4] = {
+        let n = GRID_LEVEL.0;
+        [n[1], n[2], n[3], n[4]]
+    };
 
     pub fn name(level: Level) -> &'static str {
-        NAMES[level as usize - 1]
+        GRID_LEVEL.name(level as i32)
     }
 
+    /// The level a stored name stands for; `None` for `unspecified` or any other name.
     pub fn parse(name: &str) -> Option<Level> {
-        match name {
-            "county" => Some(Level::County),
-            "town" => Some(Level::Town),
-            "village" => Some(Level::Village),
-            "group" => Some(Level::Group),
-            _ => None,
-        }
+        Level::from_i32(GRID_LEVEL.parse(name))
     }
 }
 
@@ -27,77 +36,45 @@ pub mod grid_level {
 pub mod role {
     use gridloop_proto::v1::WorkerRole;
 
+    use super::WORKER_ROLE;
+
     /// The stored name. UNSPECIFIED is never stored: an upsert without a role is refused,
     /// and the column's CHECK admits only the three names.
     pub fn name(role: WorkerRole) -> &'static str {
-        match role {
-            WorkerRole::Unspecified => "unspecified",
-            WorkerRole::GridChief => "grid_chief",
-            WorkerRole::GridWorker => "grid_worker",
-            WorkerRole::GridAssistant => "grid_assistant",
-        }
+        WORKER_ROLE.name(role as i32)
     }
 
     pub fn parse(name: &str) -> WorkerRole {
-        match name {
-            "grid_chief" => WorkerRole::GridChief,
-            "grid_worker" => WorkerRole::GridWorker,
-            "grid_assistant" => WorkerRole::GridAssistant,
-            _ => WorkerRole::Unspecified,
-        }
+        WorkerRole::try_from(WORKER_ROLE.parse(name)).unwrap_or(WorkerRole::Unspecified)
     }
 }
 
 /// Urgencies (a ticket's own, and SLA classes) as stored, mapped to and from `Urgency` here.
 pub mod urgency {
+    use gridloop_platform::stored::URGENCY;
     use gridloop_proto::v1::Urgency;
 
     /// The stored name; `unspecified` only for a ticket whose channel gave none.
     pub fn name(urgency: Urgency) -> &'static str {
-        match urgency {
-            Urgency::Unspecified => "unspecified",
-            Urgency::General => "general",
-            Urgency::Urgent => "urgent",
-            Urgency::Complex => "complex",
-        }
+        URGENCY.name(urgency as i32)
     }
 
     pub fn parse(name: &str) -> Urgency {
-        match name {
-            "general" => Urgency::General,
-            "urgent" => Urgency::Urgent,
-            "complex" => Urgency::Complex,
-            _ => Urgency::Unspecified,
-        }
+        Urgency::try_from(URGENCY.parse(name)).unwrap_or(Urgency::Unspecified)
     }
 }
 
 /// Intake channels as stored, mapped to and from `Channel` here only.
 pub mod channel {
+    use gridloop_platform::stored::CHANNEL;
     use gridloop_proto::v1::Channel;
 
     pub fn name(channel: Channel) -> &'static str {
-        match channel {
-            Channel::Unspecified => "unspecified",
-            Channel::Hotline12345 => "hotline_12345",
-            Channel::OneKeyCall => "one_key_call",
-            Channel::App => "app",
-            Channel::Mailbox => "mailbox",
-            Channel::Web => "web",
-            Channel::Patrol => "patrol",
-        }
+        CHANNEL.name(channel as i32)
     }
 
     pub fn parse(name: &str) -> Channel {
-        match name {
-            "hotline_12345" => Channel::Hotline12345,
-            "one_key_call" => Channel::OneKeyCall,
-            "app" => Channel::App,
-            "mailbox" => Channel::Mailbox,
-            "web" => Channel::Web,
-            "patrol" => Channel::Patrol,
-            _ => Channel::Unspecified,
-        }
+        Channel::try_from(CHANNEL.parse(name)).unwrap_or(Channel::Unspecified)
     }
 }
 
@@ -180,26 +157,17 @@ pub mod task_post {
 
 /// Disposal types as stored, mapped to and from `DisposalType` here only.
 pub mod disposal_type {
+    use gridloop_platform::stored::DISPOSAL_TYPE;
     use gridloop_proto::v1::DisposalType;
 
     /// The stored name. UNSPECIFIED is never stored: a report without a type is refused when
     /// parsed, and the column's CHECK admits only the three names.
     pub fn name(kind: DisposalType) -> &'static str {
-        match kind {
-            DisposalType::Unspecified => "unspecified",
-            DisposalType::Resolved => "resolved",
-            DisposalType::Explained => "explained",
-            DisposalType::Unresolvable => "unresolvable",
-        }
+        DISPOSAL_TYPE.name(kind as i32)
     }
 
     pub fn parse(name: &str) -> DisposalType {
-        match name {
-            "resolved" => DisposalType::Resolved,
-            "explained" => DisposalType::Explained,
-            "unresolvable" => DisposalType::Unresolvable,
-            _ => DisposalType::Unspecified,
-        }
+        DisposalType::try_from(DISPOSAL_TYPE.parse(name)).unwrap_or(DisposalType::Unspecified)
     }
 }
 
@@ -226,5 +194,59 @@ pub mod dispatch_trigger {
             "reopened" => Some(DispatchTrigger::Reopened),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gridloop_platform::stored::assert_proto_names;
+    use gridloop_proto::v1 as pb;
+
+    use super::*;
+    use crate::domain::Level;
+
+    #[test]
+    fn worker_roles_are_the_protos() {
+        assert_proto_names(&WORKER_ROLE, "WORKER_ROLE_", |i| {
+            pb::WorkerRole::try_from(i).ok().map(|v| v.as_str_name())
+        });
+    }
+
+    /// The names each column stores, as its CHECK admits them (migration 0008, 0007).
+    #[test]
+    fn stored_names_are_unchanged() {
+        assert_eq!(grid_level::NAMES, ["county", "town", "village", "group"]);
+        for level in [Level::County, Level::Town, Level::Village, Level::Group] {
+            assert_eq!(grid_level::parse(grid_level::name(level)), Some(level));
+        }
+        assert_eq!(grid_level::name(Level::County), "county");
+        assert_eq!(grid_level::name(Level::Group), "group");
+        assert_eq!(grid_level::parse("unspecified"), None);
+        assert_eq!(grid_level::parse("none"), None);
+
+        assert_eq!(role::name(pb::WorkerRole::GridChief), "grid_chief");
+        assert_eq!(role::name(pb::WorkerRole::GridAssistant), "grid_assistant");
+        assert_eq!(role::parse("grid_worker"), pb::WorkerRole::GridWorker);
+        assert_eq!(role::parse("chief"), pb::WorkerRole::Unspecified);
+
+        assert_eq!(urgency::name(pb::Urgency::Unspecified), "unspecified");
+        assert_eq!(urgency::name(pb::Urgency::Complex), "complex");
+        assert_eq!(urgency::parse("urgent"), pb::Urgency::Urgent);
+        assert_eq!(urgency::parse("other"), pb::Urgency::Unspecified);
+
+        assert_eq!(channel::name(pb::Channel::Hotline12345), "hotline_12345");
+        assert_eq!(channel::name(pb::Channel::Patrol), "patrol");
+        assert_eq!(channel::parse("one_key_call"), pb::Channel::OneKeyCall);
+        assert_eq!(channel::parse("other"), pb::Channel::Unspecified);
+
+        assert_eq!(
+            disposal_type::name(pb::DisposalType::Explained),
+            "explained"
+        );
+        assert_eq!(
+            disposal_type::parse("unresolvable"),
+            pb::DisposalType::Unresolvable
+        );
+        assert_eq!(disposal_type::parse("other"), pb::DisposalType::Unspecified);
     }
 }
