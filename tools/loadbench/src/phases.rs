@@ -280,9 +280,12 @@ impl Bench {
         say!("phase: {name}, {} s", self.phase.as_secs());
         let outcomes: Shared = Arc::default();
         let listed = self.top_statements > 0 && matches!(kind, Kind::Loop);
-        if listed {
+        let scans_before = if listed {
             crate::top::reset(&self.db).await?;
-        }
+            Some(crate::top::scans(&self.db).await?)
+        } else {
+            None
+        };
         let before = self.snapshot().await?;
         let (sampler, lag) = lag_sampler(&self.stack, &self.paused());
         let end = Instant::now() + self.phase;
@@ -303,6 +306,11 @@ impl Bench {
         if listed {
             let table = crate::top::table(&self.db, self.top_statements, done).await?;
             println!("\nstatements of {name}:\n\n{table}");
+            if let Some(before) = &scans_before {
+                let after = crate::top::scans(&self.db).await?;
+                let scans = crate::top::scans_table(before, &after, done);
+                println!("\ntables read whole (sequential scans) during {name}:\n\n{scans}");
+            }
         }
         say!(
             "  {:.1}/s, p50 {} ms, p99 {} ms, {} failed",
