@@ -14,6 +14,12 @@
 //! - the inbox table still records every applied event id, so an event republished outside
 //!   the stream's duplicate window (a new sequence, the same id) is applied once.
 //!
+//! Whatever has already arrived is applied together, in one transaction (at most 64
+//! events): one statement claims the batch (moves the position, records the
+//! ids), the handlers run, one commit. A handler that fails rolls the batch back; the events
+//! before it are applied again without it, and it is then retried on its own. A request
+//! decided on the view this consumer keeps can wait for it to catch up ([`settle`]).
+//!
 //! Handlers get an [`Envelope`]: ids parsed, body present. An event that is not one — its
 //! ticket id not a UUID, or no body — is recorded in the inbox and acknowledged here with a
 //! warning, once for every service (what each handler used to do itself); one whose payload
