@@ -4,7 +4,7 @@
 //! Due soon is a running clock with less than a quarter of its span left, so a two-minute
 //! hazard clock and a fifteen-day complaint clock each warn in proportion; overdue is a running
 //! clock past its deadline (fired or not). Both read only live clocks (the partial index
-//! `timers_one_live`); the open count reads every ticket, which is why it runs seldom.
+//! `timers_one_live`); the open count only open tickets (the partial index `tickets_open`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +46,7 @@ async fn read(
 ) -> Result<(i64, i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT \
-           (SELECT count(*) FROM tickets \
-             WHERE NOT (loop_state->'state' ? 'closed' OR loop_state->'state' ? 'merged')), \
+           (SELECT count(*) FROM tickets WHERE open), \
            (SELECT count(DISTINCT ticket_id) FROM timers \
              WHERE met_at IS NULL AND cancelled_at IS NULL \
                AND due_at > $1 AND due_at - $1 <= (due_at - started_at) / 4), \

@@ -152,4 +152,11 @@ async fn a_dispatch_over_a_live_respond_clock_replaces_it() {
     )
     .await;
     assert_eq!(stopped, 1, "the first respond clock is kept, stopped");
+    let open = count(
+        &t.pool,
+        "SELECT count(*) FROM tickets WHERE ticket_id = $1 AND open",
+        id,
+    )
+    .await;
+    assert_eq!(open, 1, "a dispatched ticket is open for the gauge");
 }

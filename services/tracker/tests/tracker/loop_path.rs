@@ -142,6 +142,14 @@ async fn full_loop_timeline_and_status() {
     )
     .await;
     assert_eq!(live, 0);
+    // …and the open-tickets gauge no longer counts it.
+    let open = count(
+        &t.pool,
+        "SELECT count(*) FROM tickets WHERE ticket_id = $1 AND open",
+        id,
+    )
+    .await;
+    assert_eq!(open, 0);
 
     let unknown = t
         .client
