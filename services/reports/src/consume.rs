@@ -17,7 +17,7 @@ use gridloop_platform::inbox::{Envelope, Handler, Remembered};
 use gridloop_proto::v1::ticket_event::Body;
 use sqlx::PgConnection;
 
-use crate::facts::{Contribution, Counts};
+use crate::facts::{Contribution, Counts, Key};
 use crate::store;
 use gridloop_platform::Error;
 
@@ -76,8 +76,18 @@ impl Handler for Aggregator {
         if new == old {
             return Ok(());
         }
-        move_contribution(tx, old.contribution(), new.contribution()).await?;
-        store::save(tx, id, &new).await?;
+        let (was, now) = (old.contribution(), new.contribution());
+        // Usually the ticket stays in its aggregate row and one correction goes with the fact.
+        match count_moves(&was, &now).as_slice() {
+            [(key, delta)] => store::save_and_add(tx, id, &new, key, delta).await?,
+            moves => {
+                for (key, delta) in moves {
+                    store::add_counts(tx, key, delta).await?;
+                }
+                store::save(tx, id, &new).await?;
+            }
+        }
+        move_bucket(tx, &was, &now).await?;
         tracing::debug!(%id, kind = event.kind(), "aggregates updated");
         Ok(())
     }
@@ -120,30 +130,40 @@ async fn store_name(tx: &mut PgConnection, code: &Code, name: &(i32, String)) ->
     Ok(())
 }
 
-async fn move_contribution(
-    tx: &mut PgConnection,
-    old: Option<Contribution>,
-    new: Option<Contribution>,
-) -> Result<(), Error> {
-    match (&old, &new) {
+/// The corrections to the aggregate rows that move a ticket's contribution from `old` to
+/// `new`: none, one (the same row, the difference) or two (out of one row, into another).
+fn count_moves(old: &Option<Contribution>, new: &Option<Contribution>) -> Vec<(Key, Counts)> {
+    match (old, new) {
         (Some(o), Some(n)) if o.key == n.key => {
             let mut delta = n.counts;
             delta.add(&o.counts, -1);
-            if delta != Counts::default() {
-                store::add_counts(tx, &n.key, &delta).await?;
+            if delta == Counts::default() {
+                vec![]
+            } else {
+                vec![(n.key.clone(), delta)]
             }
         }
         _ => {
-            if let Some(o) = &old {
+            let mut moves = Vec::with_capacity(2);
+            if let Some(o) = old {
                 let mut minus = Counts::default();
                 minus.add(&o.counts, -1);
-                store::add_counts(tx, &o.key, &minus).await?;
+                moves.push((o.key.clone(), minus));
             }
-            if let Some(n) = &new {
-                store::add_counts(tx, &n.key, &n.counts).await?;
+            if let Some(n) = new {
+                moves.push((n.key.clone(), n.counts));
             }
+            moves
         }
     }
+}
+
+/// Moves the ticket's handling time from its old histogram bucket to its new one.
+async fn move_bucket(
+    tx: &mut PgConnection,
+    old: &Option<Contribution>,
+    new: &Option<Contribution>,
+) -> Result<(), Error> {
     let old_bucket = old.as_ref().and_then(|o| o.bucket.map(|b| (&o.key, b)));
     let new_bucket = new.as_ref().and_then(|n| n.bucket.map(|b| (&n.key, b)));
     if old_bucket != new_bucket {

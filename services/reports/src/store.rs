@@ -53,9 +53,8 @@ pub async fn grid_of(tx: &mut PgConnection, id: TicketId) -> Result<Option<Strin
         .await
 }
 
-pub async fn save(tx: &mut PgConnection, id: TicketId, f: &Fact) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO facts (ticket_id, received_at, received_day, grid_code, worker_id, \
+/// Creates or replaces the ticket's fact row ($1–$20).
+const SAVE_FACT: &str = "INSERT INTO facts (ticket_id, received_at, received_day, grid_code, worker_id, \
          category_code, channel, dispatched, accepted_on_time, merged, disposed, reworked, \
          overdue, closed, closed_on_time, closed_by_exemption, closed_at, satisfied, \
          basically_satisfied, dissatisfied, handling_minutes) \
@@ -70,41 +69,68 @@ pub async fn save(tx: &mut PgConnection, id: TicketId, f: &Fact) -> Result<(), s
          closed = EXCLUDED.closed, closed_on_time = EXCLUDED.closed_on_time, \
          closed_by_exemption = EXCLUDED.closed_by_exemption, closed_at = EXCLUDED.closed_at, \
          satisfied = EXCLUDED.satisfied, basically_satisfied = EXCLUDED.basically_satisfied, \
-         dissatisfied = EXCLUDED.dissatisfied, handling_minutes = EXCLUDED.handling_minutes",
-    )
-    .bind(id)
-    .bind(f.received_at)
-    .bind(&f.grid_code)
-    .bind(&f.worker_id)
-    .bind(&f.category_code)
-    .bind(CHANNEL.name(f.channel))
-    .bind(f.dispatched)
-    .bind(f.accepted_on_time)
-    .bind(f.merged)
-    .bind(f.disposed)
-    .bind(f.reworked)
-    .bind(f.overdue)
-    .bind(f.closed)
-    .bind(f.closed_on_time)
-    .bind(f.closed_by_exemption)
-    .bind(f.closed_at)
-    .bind(f.satisfied)
-    .bind(f.basically_satisfied)
-    .bind(f.dissatisfied)
-    .bind(f.handling_minutes)
-    .execute(&mut *tx)
-    .await?;
+         dissatisfied = EXCLUDED.dissatisfied, handling_minutes = EXCLUDED.handling_minutes";
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_fact<'q>(q: Query<'q>, id: TicketId, f: &'q Fact) -> Query<'q> {
+    q.bind(id)
+        .bind(f.received_at)
+        .bind(&f.grid_code)
+        .bind(&f.worker_id)
+        .bind(&f.category_code)
+        .bind(CHANNEL.name(f.channel))
+        .bind(f.dispatched)
+        .bind(f.accepted_on_time)
+        .bind(f.merged)
+        .bind(f.disposed)
+        .bind(f.reworked)
+        .bind(f.overdue)
+        .bind(f.closed)
+        .bind(f.closed_on_time)
+        .bind(f.closed_by_exemption)
+        .bind(f.closed_at)
+        .bind(f.satisfied)
+        .bind(f.basically_satisfied)
+        .bind(f.dissatisfied)
+        .bind(f.handling_minutes)
+}
+
+pub async fn save(tx: &mut PgConnection, id: TicketId, f: &Fact) -> Result<(), sqlx::Error> {
+    bind_fact(sqlx::query(SAVE_FACT), id, f)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
-/// Adds `c` to the aggregate row of `k` (negative counts take a contribution away).
-pub async fn add_counts(tx: &mut PgConnection, k: &Key, c: &Counts) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// [`save`] and [`add_counts`] in one statement, as an event that moves a ticket within its
+/// aggregate row does both: the fact row ($1–$20), then the correction ($21–$39).
+pub async fn save_and_add(
+    tx: &mut PgConnection,
+    id: TicketId,
+    f: &Fact,
+    k: &Key,
+    c: &Counts,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "WITH saved AS ({SAVE_FACT} RETURNING 1) {}",
+        add_counts_sql(21, "FROM (SELECT count(*) FROM saved) AS s")
+    );
+    let q = bind_fact(sqlx::query(sqlx::AssertSqlSafe(sql)), id, f);
+    bind_counts(q, k, c).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// The aggregate correction with its parameters numbered from `first`, selected `from` a
+/// source (empty for none): on its own, or after another statement in one.
+fn add_counts_sql(first: usize, from: &str) -> String {
+    let params: Vec<String> = (first..first + 19).map(|i| format!("${i}")).collect();
+    let params = params.join(", ");
+    format!(
         "INSERT INTO agg AS a (day, grid_code, category_code, channel, worker_id, received, \
          dispatched, merged, closed, open_overdue, accepted_on_time, closed_on_time, disposed, \
          reworked, satisfied, basically_satisfied, dissatisfied, closed_by_exemption, \
-         handling_minutes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, $18, $19) \
+         handling_minutes) SELECT {params} {from} \
          ON CONFLICT (day, grid_code, category_code, channel, worker_id) DO UPDATE SET \
          received = a.received + EXCLUDED.received, dispatched = a.dispatched + EXCLUDED.dispatched, \
          merged = a.merged + EXCLUDED.merged, closed = a.closed + EXCLUDED.closed, \
@@ -116,29 +142,38 @@ pub async fn add_counts(tx: &mut PgConnection, k: &Key, c: &Counts) -> Result<()
          basically_satisfied = a.basically_satisfied + EXCLUDED.basically_satisfied, \
          dissatisfied = a.dissatisfied + EXCLUDED.dissatisfied, \
          closed_by_exemption = a.closed_by_exemption + EXCLUDED.closed_by_exemption, \
-         handling_minutes = a.handling_minutes + EXCLUDED.handling_minutes",
+         handling_minutes = a.handling_minutes + EXCLUDED.handling_minutes"
     )
-    .bind(k.day)
-    .bind(&k.grid_code)
-    .bind(&k.category_code)
-    .bind(CHANNEL.name(k.channel))
-    .bind(&k.worker_id)
-    .bind(c.received)
-    .bind(c.dispatched)
-    .bind(c.merged)
-    .bind(c.closed)
-    .bind(c.open_overdue)
-    .bind(c.accepted_on_time)
-    .bind(c.closed_on_time)
-    .bind(c.disposed)
-    .bind(c.reworked)
-    .bind(c.satisfied)
-    .bind(c.basically_satisfied)
-    .bind(c.dissatisfied)
-    .bind(c.closed_by_exemption)
-    .bind(c.handling_minutes)
-    .execute(&mut *tx)
-    .await?;
+}
+
+fn bind_counts<'q>(q: Query<'q>, k: &'q Key, c: &'q Counts) -> Query<'q> {
+    q.bind(k.day)
+        .bind(&k.grid_code)
+        .bind(&k.category_code)
+        .bind(CHANNEL.name(k.channel))
+        .bind(&k.worker_id)
+        .bind(c.received)
+        .bind(c.dispatched)
+        .bind(c.merged)
+        .bind(c.closed)
+        .bind(c.open_overdue)
+        .bind(c.accepted_on_time)
+        .bind(c.closed_on_time)
+        .bind(c.disposed)
+        .bind(c.reworked)
+        .bind(c.satisfied)
+        .bind(c.basically_satisfied)
+        .bind(c.dissatisfied)
+        .bind(c.closed_by_exemption)
+        .bind(c.handling_minutes)
+}
+
+/// Adds `c` to the aggregate row of `k` (negative counts take a contribution away).
+pub async fn add_counts(tx: &mut PgConnection, k: &Key, c: &Counts) -> Result<(), sqlx::Error> {
+    let sql = add_counts_sql(1, "");
+    bind_counts(sqlx::query(sqlx::AssertSqlSafe(sql)), k, c)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
