@@ -17,6 +17,12 @@ impl Names {
             .unwrap_or(self.0[0])
     }
 
+    /// The proto enum a stored name stands for; its default (UNSPECIFIED) for a name this
+    /// list does not hold or a number the proto does not know.
+    pub fn parse_enum<E: TryFrom<i32> + Default>(&self, name: &str) -> E {
+        E::try_from(self.parse(name)).unwrap_or_default()
+    }
+
     pub fn parse(&self, name: &str) -> i32 {
         self.0
             .iter()

@@ -45,7 +45,7 @@ pub mod role {
     }
 
     pub fn parse(name: &str) -> WorkerRole {
-        WorkerRole::try_from(WORKER_ROLE.parse(name)).unwrap_or(WorkerRole::Unspecified)
+        WORKER_ROLE.parse_enum(name)
     }
 }
 
@@ -60,7 +60,7 @@ pub mod urgency {
     }
 
     pub fn parse(name: &str) -> Urgency {
-        Urgency::try_from(URGENCY.parse(name)).unwrap_or(Urgency::Unspecified)
+        URGENCY.parse_enum(name)
     }
 }
 
@@ -74,7 +74,7 @@ pub mod channel {
     }
 
     pub fn parse(name: &str) -> Channel {
-        Channel::try_from(CHANNEL.parse(name)).unwrap_or(Channel::Unspecified)
+        CHANNEL.parse_enum(name)
     }
 }
 
@@ -167,7 +167,7 @@ pub mod disposal_type {
     }
 
     pub fn parse(name: &str) -> DisposalType {
-        DisposalType::try_from(DISPOSAL_TYPE.parse(name)).unwrap_or(DisposalType::Unspecified)
+        DISPOSAL_TYPE.parse_enum(name)
     }
 }
 
