@@ -326,7 +326,7 @@ impl<H: Handler> Consumer<H> {
         }
         tx.commit().await?;
         let tickets = batch.iter().filter_map(|(_, _, r, _)| r.ticket_id());
-        self.opts.progress.advance(last, tickets);
+        self.opts.progress.advance(tickets);
         *position = last;
         for ((msg, ..), outcome) in batch.iter().zip(outcomes) {
             record_handled(&self.opts.durable, msg, outcome);

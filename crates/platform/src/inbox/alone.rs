@@ -120,7 +120,7 @@ impl<H: Handler> Consumer<H> {
             return Ok(Err(error.to_string()));
         }
         tx.commit().await?;
-        self.opts.progress.advance(seq, event.ticket_id());
+        self.opts.progress.advance(event.ticket_id());
         Ok(Ok(outcome))
     }
 
@@ -176,7 +176,6 @@ impl<H: Handler> Consumer<H> {
             .await?;
         }
         tx.commit().await?;
-        self.opts.progress.advance(seq, None);
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use gridloop_lifecycle::TicketId;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// What this process's consumer has committed: its position, and a wake-up for requests
+/// What this process's consumer has committed: a wake-up for requests
 /// waiting on a ticket whose events it just applied.
 #[derive(Clone, Debug, Default)]
 pub struct Progress(Arc<Inner>);
@@ -22,7 +22,6 @@ pub struct Progress(Arc<Inner>);
 struct Inner {
     /// This process's consumer is running (it leads): its commits wake waiting requests.
     running: std::sync::atomic::AtomicBool,
-    position: Mutex<u64>,
     waiting: Mutex<HashMap<TicketId, Arc<Notify>>>,
 }
 
@@ -45,8 +44,7 @@ impl Progress {
     }
 
     /// Called by the consumer after each commit, with the tickets of the events it applied.
-    pub(crate) fn advance(&self, position: u64, tickets: impl IntoIterator<Item = TicketId>) {
-        *self.0.position.lock().unwrap_or_else(|e| e.into_inner()) = position;
+    pub(crate) fn advance(&self, tickets: impl IntoIterator<Item = TicketId>) {
         let waiting = self.0.waiting.lock().unwrap_or_else(|e| e.into_inner());
         if waiting.is_empty() {
             return;
@@ -56,12 +54,6 @@ impl Progress {
                 n.notify_waiters();
             }
         }
-    }
-
-    /// The stream sequence last committed; 0 before the consumer commits anything (or when
-    /// it runs in another replica).
-    pub fn position(&self) -> u64 {
-        *self.0.position.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn waiter(&self, ticket: TicketId) -> Waiter<'_> {
@@ -156,11 +148,15 @@ mod tests {
     async fn a_commit_of_the_ticket_wakes_the_waiting_request() {
         let progress = Progress::default();
         let p = progress.clone();
+        // The view the request looks at: the committer moves it, then says so.
+        let view = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let v = view.clone();
         let looks = AtomicU32::new(0);
         let started = Instant::now();
         let committer = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            p.advance(7, [ticket()]);
+            v.store(7, Ordering::SeqCst);
+            p.advance([ticket()]);
         });
         let answer: Result<u64, &str> = settle(
             &progress,
@@ -169,7 +165,7 @@ mod tests {
             |e| *e == "behind",
             || {
                 looks.fetch_add(1, Ordering::SeqCst);
-                let pos = progress.position();
+                let pos = view.load(Ordering::SeqCst);
                 async move { if pos == 7 { Ok(pos) } else { Err("behind") } }
             },
         )
